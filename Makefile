@@ -1,0 +1,49 @@
+# The short verbs. `make run` and `make test` each set up everything they need on a fresh clone.
+VENV    := .venv
+BIN     := $(VENV)/bin
+PYTHON  ?= python3
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: run test fuzz bench lint migration chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Reinstalled whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/keeptabs serve --host $(HOST) --port $(PORT)
+
+chromium:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+
+test: $(VENV)/.installed-dev chromium
+	$(BIN)/pytest
+
+fuzz: $(VENV)/.installed-dev
+	$(BIN)/pytest -m slow
+
+bench: $(VENV)/.installed-dev chromium
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check server sync tests bench
+
+# Rewrites the single initial migration from the models (the schema has not been released yet).
+migration: $(VENV)/.installed-dev
+	$(BIN)/python -m server.migrate regenerate
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

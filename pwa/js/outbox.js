@@ -1,0 +1,67 @@
+// Local edits: each one changes the stored note and queues its mutation in the same transaction, so a note on this
+// device always has the outbox entry that will carry it to the server.
+// Shared by the page and the classic service worker (see db.js for why it publishes on self.keeptabs).
+(() => {
+  'use strict';
+
+  const { db, merge } = self.keeptabs;
+  const TEXT_FIELDS = ['title', 'body'];
+
+  function blankNote(id, now) {
+    return {
+      id, title: '', body: '', tags: [], pinned: false, archived: false, deleted: false, reminder: null,
+      rev: 0, seq: 0, created_at: now, updated_at: now,
+    };
+  }
+
+  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+  /** The one mutation of a note not yet sent, if any: later typing joins it instead of starting another. */
+  async function unsentFor(outbox, noteId) {
+    const entries = await db.req(outbox.index('note_id').getAll(noteId));
+    return entries.find((entry) => !entry.sent);
+  }
+
+  /**
+   * The fields that really change. `basis` holds the text a title/body edit started from: when the stored text moved
+   * since (a sync merged another device's edit in), the edit is merged onto it instead of overwriting it.
+   */
+  function changedFields(stored, changes, basis) {
+    const set = {};
+    for (const [key, value] of Object.entries(changes)) {
+      let next = value;
+      if (TEXT_FIELDS.includes(key) && key in basis && basis[key] !== stored[key]) {
+        next = merge.mergeText(basis[key], value, stored[key]);
+      }
+      if (!same(next, stored[key])) set[key] = next;
+    }
+    return set;
+  }
+
+  /** Applies an edit to a note (creating it if new) and queues it; resolves with the stored note. */
+  function edit(noteId, changes, basis = {}) {
+    return db.tx(['notes', 'outbox'], 'readwrite', async (t) => {
+      const notes = t.objectStore('notes');
+      const outbox = t.objectStore('outbox');
+      const now = new Date().toISOString();
+      const stored = (await db.req(notes.get(noteId))) ?? blankNote(noteId, now);
+      const set = changedFields(stored, changes, basis);
+      if (!Object.keys(set).length) return stored;
+      const note = { ...stored, ...set, updated_at: now };
+      // A mutation already sent is never changed: the server may have applied it. New typing gets a new one.
+      const mutation = (await unsentFor(outbox, noteId)) ?? {
+        id: crypto.randomUUID(), note_id: noteId, base_rev: stored.rev, set: {}, base: {}, sent: false,
+      };
+      for (const key of Object.keys(set)) if (!(key in mutation.base)) mutation.base[key] = stored[key];
+      Object.assign(mutation.set, set);
+      mutation.edited_at = now;
+      notes.put(note);
+      outbox.put(mutation);
+      return note;
+    });
+  }
+
+  const pending = () => db.count('outbox');
+
+  (self.keeptabs ??= {}).outbox = { edit, pending, unsentFor, blankNote };
+})();

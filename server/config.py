@@ -1,0 +1,61 @@
+"""Settings, read once from KEEPTABS_* environment variables into one frozen Struct."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+PREFIX = "KEEPTABS_"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str = ""
+    """Empty means a SQLite file in data_dir; `postgresql+asyncpg://...` for PostgreSQL."""
+    data_dir: str = "./var"
+    open_registration: bool = True
+    push_allow_loopback: bool = False
+    vapid_subject: str = "mailto:admin@localhost"
+    vapid_private_key: str = ""
+    """PEM; empty means keys are made on first start and kept in data_dir."""
+    vapid_public_key: str = ""
+    push_ttl: Annotated[int, msgspec.Meta(ge=3600)] = 86400
+    behind_https: bool = False
+    """Set when a TLS-terminating proxy is in front: adds HSTS."""
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1024 * 1024
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_path / 'keeptabs.db'}"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.resolved_database_url.startswith("postgresql")
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    fields = set(Settings.__struct_fields__)
+    raw = {k[len(PREFIX) :].lower(): v for k, v in env.items() if k.startswith(PREFIX)}
+    known = {k: v for k, v in raw.items() if k in fields}
+    try:
+        return msgspec.convert(known, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        # msgspec says "... - at `$.push_ttl`"; name the environment variable instead.
+        message, _, where = str(exc).partition(" - at `$.")
+        key = where.rstrip("`")
+        name = f"{PREFIX}{key.upper()}" if key else "KEEPTABS_*"
+        raise SettingsError(f"{name}: {message}") from exc

@@ -1,0 +1,51 @@
+"""POST /api/auth/register | login | logout."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, post
+from litestar.datastructures import State
+from litestar.params import JSONBody
+
+from server.deps import AuthDep, DbDep, SessionDep
+from server.errors import Forbidden
+from server.services import accounts
+from server.services.accounts import Session
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+Email = Annotated[str, msgspec.Meta(max_length=254, pattern=EMAIL_PATTERN)]
+DeviceName = Annotated[str, msgspec.Meta(max_length=100)]
+
+
+class RegisterRequest(msgspec.Struct):
+    email: Email
+    password: Annotated[str, msgspec.Meta(min_length=8, max_length=1024)]
+    device_name: DeviceName = ""
+
+
+class LoginRequest(msgspec.Struct):
+    # Loosely typed on purpose: a malformed email signs in as badly as a wrong one (401, the same answer).
+    email: Annotated[str, msgspec.Meta(max_length=254)]
+    password: Annotated[str, msgspec.Meta(max_length=1024)]
+    device_name: DeviceName = ""
+
+
+class AuthController(Controller):
+    path = "/api/auth"
+    tags = ("accounts",)
+
+    @post("/register", status_code=201)
+    async def register(self, data: JSONBody[RegisterRequest], db: DbDep, state: State) -> Session:
+        if not state.settings.open_registration:
+            raise Forbidden("Registration is closed on this server.")
+        return await accounts.register(db, data.email, data.password, data.device_name)
+
+    @post("/login", status_code=200)
+    async def login(self, data: JSONBody[LoginRequest], db_session: SessionDep) -> Session:
+        return await accounts.login(db_session, data.email, data.password, data.device_name)
+
+    @post("/logout", status_code=204)
+    async def logout(self, auth: AuthDep, db: DbDep) -> None:
+        await accounts.logout(db, auth)
