@@ -24,6 +24,7 @@ from server.db import db_lifespan, provide_db, provide_db_session
 from server.errors import EXCEPTION_HANDLERS
 from server.routes import ROUTE_HANDLERS
 from server.security import security_headers
+from server.services.events import live_channels
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 IMMUTABLE = CacheControlHeader(public=True, max_age=31_536_000, immutable=True)
@@ -35,6 +36,7 @@ LISTENERS: list[EventListener] = []
 
 def create_app(settings: Settings, assets: Assets | None = None) -> Litestar:
     assets = assets or Assets()
+    live = live_channels(settings)
     return Litestar(
         route_handlers=[
             *ROUTE_HANDLERS,
@@ -46,7 +48,8 @@ def create_app(settings: Settings, assets: Assets | None = None) -> Litestar:
             "auth": Provide(provide_auth),
         },
         lifespan=[db_lifespan, *LIFESPANS],
-        listeners=LISTENERS,
+        listeners=[*LISTENERS, live.feed_moved_listener()],
+        plugins=[live],
         state=State({"settings": settings, "assets": assets}),
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[security_headers(settings.behind_https)],

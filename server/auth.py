@@ -44,6 +44,11 @@ async def provide_auth(request: Request, state: State) -> Auth:
     token = bearer_token(request)
     if token is None:
         raise Unauthorized()
+    return await resolve_token(state, token)
+
+
+async def resolve_token(state: State, token: str) -> Auth:
+    """The device a token belongs to; Unauthorized if the token is unknown or has ended."""
     async with state.sessionmaker() as session, session.begin():
         row = (
             await session.execute(

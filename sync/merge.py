@@ -94,7 +94,9 @@ def _replace(state: NoteState, fields: dict[str, Any]) -> NoteState:
     return msgspec.structs.replace(state, **fields) if fields else state
 
 
-def _merge_fields(stored: Stored, base: NoteState | None, fields: dict[str, Any], edit: Edit, at: datetime) -> NoteState:
+def _merge_fields(
+    stored: Stored, base: NoteState | None, fields: dict[str, Any], edit: Edit, at: datetime
+) -> NoteState:
     now_state = stored.state
     merged: dict[str, Any] = {}
     for name in ("title", "body"):

@@ -67,7 +67,7 @@ class NoteSet(Struct, omit_defaults=True):
     pinned: bool | UnsetType = UNSET
     archived: bool | UnsetType = UNSET
     deleted: bool | UnsetType = UNSET
-    reminder: Reminder | None | UnsetType = UNSET
+    reminder: Reminder | UnsetType | None = UNSET
 
 
 class Mutation(Struct):

@@ -1,15 +1,15 @@
 """Lossless three-way merge of plain text (titles and bodies).
 
 Lines are merged first (merge3); a region both sides changed is merged again word by word. Where both sides changed
-the same words, both versions are kept, the stored one first, unless one version already contains every word of the
-other: then only that one is kept, so text typed on both sides (or retyped) is not doubled.
+the same words, both versions are kept, the stored one first, but the words the two versions share appear once: text
+that both sides typed (or that a device retyped) is not doubled.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from merge3 import Merge3
 
@@ -17,23 +17,51 @@ from merge3 import Merge3
 # cleanly, coarse enough that a word a user typed is never split across a merge boundary.
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
 
-Conflict = tuple[list[str], list[str], list[str]]
+Same = str
+Diff = tuple[str, str]
+"""A place where the two versions differ: (stored text, mine text)."""
+
+
+def _has_word(text: str) -> bool:
+    return any(c.isalnum() or c == "_" for c in text)
+
+
+def _is_filler(text: str) -> bool:
+    return not _has_word(text)
+
+
+def _matcher(autojunk: bool) -> type[difflib.SequenceMatcher[str]]:
+    """A SequenceMatcher that aligns on items with words in them: spaces, blank lines and punctuation can extend a
+    match but never anchor one. A plain matcher aligns a blank line (or the ", " after one word) with another one
+    far away, which turns a small edit into a large conflict and doubles the text around it."""
+
+    class Matcher(difflib.SequenceMatcher[str]):
+        def __init__(self, isjunk: object = None, a: Sequence[str] = "", b: Sequence[str] = "", _: bool = True):
+            super().__init__(_is_filler, a, b, autojunk)
+
+    return Matcher
+
+
+# Lines: popular lines (a repeated "- [ ]") may be skipped as anchors for speed. Words inside a conflict: never, as a
+# small vocabulary would leave nothing to align on and both versions would be kept whole.
+_Lines = _matcher(autojunk=True)
+_Words = _matcher(autojunk=False)
 
 
 def merge_text(base: str | None, stored: str, mine: str) -> str:
     """Merge `mine` (a device's edit of `base`) into `stored` (what the server holds now).
 
-    `base` None means the common ancestor is unknown (pruned history): the lines both texts share stand in for it, so
-    every difference counts as an insertion and nothing either side has is dropped.
+    `base` None means the common ancestor is unknown (pruned history): the two texts are then united, every
+    difference kept, nothing deleted.
     """
     if base is None:
-        base = _common(stored, mine)
+        return _unite_lines(stored, mine)
     if mine in (base, stored):
         return stored
     if stored == base:
         return mine
     out: list[str] = []
-    lines = Merge3(base.splitlines(keepends=True), stored.splitlines(keepends=True), mine.splitlines(keepends=True))
+    lines = Merge3(_lines(base), _lines(stored), _lines(mine), sequence_matcher=_Lines)
     for group in lines.merge_groups():
         if group[0] == "conflict":
             out.append(_merge_words("".join(group[1]), "".join(group[2]), "".join(group[3])))
@@ -46,58 +74,66 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
 def _merge_words(base: str, stored: str, mine: str) -> str:
-    out: list[str] = []
-    for part in _coalesce(Merge3(tokens(base), tokens(stored), tokens(mine)).merge_groups()):
-        out.append(_both(*part) if isinstance(part, tuple) else part)
-    return "".join(out)
-
-
-def _coalesce(groups: Iterator[tuple[object, ...]]) -> list[str | Conflict]:
-    """Text and conflicts, where conflicts separated only by whitespace or punctuation become one.
-
-    Without this, two rewrites of a sentence that happen to share its spaces would interleave word by word.
-    """
-    parts: list[str | Conflict] = []
-    for group in groups:
-        if group[0] != "conflict":
+    """One region both sides changed, merged word by word; where the same words changed, the versions are united."""
+    parts: list[Same | Diff] = []
+    for group in Merge3(tokens(base), tokens(stored), tokens(mine), sequence_matcher=_Words).merge_groups():
+        if group[0] == "conflict":
+            parts.append(("".join(group[2]), "".join(group[3])))  # type: ignore[arg-type]
+        else:
             parts.append("".join(group[1]))  # type: ignore[arg-type]
-            continue
-        region: Conflict = (list(group[1]), list(group[2]), list(group[3]))  # type: ignore[call-overload]
-        if len(parts) >= 2 and isinstance(parts[-2], tuple) and _is_filler(parts[-1]):
-            gap = parts.pop()
-            assert isinstance(gap, str)
-            prev = parts.pop()
+    return _render(parts, lambda a, b: _unite(tokens(a), tokens(b)))
+
+
+def _unite_lines(stored: str, mine: str) -> str:
+    """Both texts in one, line by line first: shared lines once, differing stretches united word by word."""
+    return _render(_diff(_Lines, _lines(stored), _lines(mine)), lambda a, b: _unite(tokens(a), tokens(b)))
+
+
+def _unite(stored: list[str], mine: list[str]) -> str:
+    """Both versions in one: shared words once, and where they differ the stored words, then the device's."""
+    return _render(_diff(_Words, stored, mine), _side_by_side)
+
+
+def _diff(matcher: type[difflib.SequenceMatcher[str]], a: list[str], b: list[str]) -> list[Same | Diff]:
+    ops = matcher(None, a, b).get_opcodes()
+    return ["".join(a[i1:i2]) if op == "equal" else ("".join(a[i1:i2]), "".join(b[j1:j2])) for op, i1, i2, j1, j2 in ops]
+
+
+def _render(parts: Iterable[Same | Diff], resolve: Callable[[str, str], str]) -> str:
+    return "".join(resolve(*p) if isinstance(p, tuple) else p for p in _coalesce(parts))
+
+
+def _coalesce(parts: Iterable[Same | Diff]) -> list[Same | Diff]:
+    """Differences separated only by spaces or punctuation become one difference.
+
+    Two rewrites of a sentence share its spaces; without this they would come out interleaved word by word.
+    """
+    out: list[Same | Diff] = []
+    for part in parts:
+        if isinstance(part, tuple) and out and isinstance(out[-1], tuple):
+            prev = out.pop()
             assert isinstance(prev, tuple)
-            region = (prev[0] + [gap] + region[0], prev[1] + [gap] + region[1], prev[2] + [gap] + region[2])
-        parts.append(region)
-    return parts
+            part = (prev[0] + part[0], prev[1] + part[1])
+        elif isinstance(part, tuple) and len(out) >= 2 and isinstance(out[-2], tuple) and _is_filler(out[-1]):
+            gap = out.pop()
+            prev = out.pop()
+            assert isinstance(gap, str) and isinstance(prev, tuple)
+            part = (prev[0] + gap + part[0], prev[1] + gap + part[1])
+        out.append(part)
+    return out
 
 
-def _is_filler(part: str | Conflict) -> bool:
-    return isinstance(part, str) and not any(c.isalnum() for c in part)
-
-
-def _both(_base: list[str], stored_words: list[str], mine_words: list[str]) -> str:
-    """Both versions of one place, stored first; just one if it already holds every word of the other."""
-    stored, mine = "".join(stored_words), "".join(mine_words)
-    if _contains(mine_words, stored_words):
+def _side_by_side(stored: str, mine: str) -> str:
+    """Both versions of one place, stored first; only one if it already contains the other."""
+    if stored in mine:
         return mine
-    if _contains(stored_words, mine_words):
+    if mine in stored:
         return stored
-    if stored and mine and not stored[-1].isspace() and not mine[0].isspace():
+    if not stored[-1].isspace() and not mine[0].isspace():
         return stored + ("\n" if "\n" in stored + mine else " ") + mine
     return stored + mine
-
-
-def _contains(long: Sequence[str], short: Sequence[str]) -> bool:
-    """Whether every word of `short` appears in `long` in order (whitespace ignored)."""
-    it = iter([w for w in long if not w.isspace()])
-    return all(any(w == x for x in it) for w in short if not w.isspace())
-
-
-def _common(a: str, b: str) -> str:
-    """The lines `a` and `b` share, in order."""
-    la, lb = a.splitlines(keepends=True), b.splitlines(keepends=True)
-    blocks = difflib.SequenceMatcher(None, la, lb, autojunk=False).get_matching_blocks()
-    return "".join("".join(la[i : i + n]) for i, _, n in blocks)

@@ -8,6 +8,8 @@
   const VERSION = 1;
   const STORES = ['notes', 'outbox', 'meta'];
   const CHANNEL = 'keeptabs';
+  // Marks this context's announcements, so it does not re-read what it wrote itself.
+  const SOURCE = crypto.randomUUID();
   let opening = null;
 
   function upgrade(idb) {
@@ -84,9 +86,9 @@
   function announce(ids) {
     if (!ids.length || typeof BroadcastChannel === 'undefined') return;
     const channel = new BroadcastChannel(CHANNEL);
-    channel.postMessage({ type: 'changed', ids });
+    channel.postMessage({ type: 'changed', ids, source: SOURCE });
     channel.close();
   }
 
-  (self.keeptabs ??= {}).db = { open, req, tx, get, all, count, getMeta, setMeta, wipe, announce, CHANNEL };
+  (self.keeptabs ??= {}).db = { open, req, tx, get, all, count, getMeta, setMeta, wipe, announce, CHANNEL, SOURCE };
 })();

@@ -1,0 +1,107 @@
+// The editor of one note: `Title`, `Body`, tags, `Pin`/`Unpin`, archive, `Delete` (to the trash, with undo) and
+// `Remind me`. Typing is stored at each pause; when a sync changes the open note, the other device's edit is merged
+// into the text on screen and the caret stays where the person was typing.
+import { edit, getNote, subscribe } from '../store.js';
+import { byId, debounce, replaceValue } from './dom.js';
+import { mountReminder } from './reminder.js';
+import { toast } from './toast.js';
+
+const PAUSE_MS = 200;
+const TEXT = ['title', 'body'];
+const MAX_TAGS = 50;
+
+export const parseTags = (text) =>
+  [...new Set(text.split(',').map((t) => t.trim().replace(/^#/, '').slice(0, 64)).filter(Boolean))].slice(0, MAX_TAGS);
+
+export function mountEditor({ onClose, token }) {
+  const panel = byId('editor');
+  const fields = { title: byId('title'), body: byId('body') };
+  const tags = byId('tags');
+  let current = null;
+  let saved = { title: '', body: '' };
+  let queue = Promise.resolve();
+
+  const save = (changes) => (current ? edit(current, changes) : Promise.resolve());
+
+  // Each write sends the fields that changed, with the text they were typed over, so the store can merge them onto
+  // a version a sync brought in meanwhile.
+  async function write() {
+    const id = current;
+    const values = { title: fields.title.value, body: fields.body.value };
+    const changes = Object.fromEntries(TEXT.filter((k) => values[k] !== saved[k]).map((k) => [k, values[k]]));
+    if (!id || !Object.keys(changes).length) return;
+    const note = await edit(id, changes, { ...saved });
+    if (current !== id) return;
+    for (const key of TEXT) {
+      if (fields[key].value === values[key]) replaceValue(fields[key], note[key]);
+      saved[key] = fields[key].value === note[key] ? note[key] : values[key];
+    }
+  }
+  const typed = debounce(() => {
+    queue = queue.then(write).catch(() => toast('Could not save on this device.'));
+    return queue;
+  }, PAUSE_MS);
+  const flush = () => typed.flush() ?? queue;
+
+  const reminder = mountReminder({ note: () => getNote(current), save, token });
+
+  function render(note) {
+    byId('pin').textContent = note.pinned ? 'Unpin' : 'Pin';
+    byId('archive').textContent = note.archived ? 'Unarchive' : 'Archive';
+    byId('delete').textContent = note.deleted ? 'Restore' : 'Delete';
+    if (document.activeElement !== tags) tags.value = note.tags.join(', ');
+    reminder.render(note);
+    // Text that was not typed over since the last write follows the stored note; unsaved typing is merged on write.
+    for (const key of TEXT) {
+      if (fields[key].value === saved[key]) {
+        replaceValue(fields[key], note[key]);
+        saved[key] = note[key];
+      }
+    }
+  }
+
+  function open(id) {
+    if (current !== id) flush();
+    const note = getNote(id);
+    if (!note) return false;
+    current = id;
+    saved = { title: note.title, body: note.body };
+    fields.title.value = note.title;
+    fields.body.value = note.body;
+    render(note);
+    reminder.close();
+    panel.hidden = false;
+    return true;
+  }
+
+  async function close() {
+    await flush();
+    current = null;
+    panel.hidden = true;
+  }
+
+  for (const key of TEXT) fields[key].addEventListener('input', typed);
+  tags.addEventListener('change', () => save({ tags: parseTags(tags.value) }));
+  byId('pin').addEventListener('click', () => save({ pinned: !getNote(current).pinned }));
+  byId('archive').addEventListener('click', () => save({ archived: !getNote(current).archived }));
+  byId('delete').addEventListener('click', async () => {
+    const id = current;
+    const deleting = !getNote(id).deleted;
+    await flush();
+    await edit(id, { deleted: deleting });
+    if (!deleting) return;
+    onClose();
+    toast('Moved to the trash.', { action: 'Undo', onAction: () => edit(id, { deleted: false }) });
+  });
+  byId('editor-close').addEventListener('click', () => onClose());
+  panel.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !event.defaultPrevented) onClose();
+  });
+  document.addEventListener('visibilitychange', flush);
+  window.addEventListener('pagehide', flush);
+  subscribe((ids) => {
+    if (current && (!ids || ids.includes(current)) && getNote(current)) render(getNote(current));
+  });
+
+  return { open, close, flush, current: () => current };
+}

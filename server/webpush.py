@@ -1,0 +1,234 @@
+"""Web Push messages: encrypted (RFC 8291 aes128gcm) with the `webpush` package, signed with VAPID (RFC 8292) and
+sent (RFC 8030) with one pooled httpx client. The only module that imports `webpush`."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+
+import httpx
+import jwt
+from webpush import WebPush
+from webpush.types import WebPushSubscription
+
+from server.push_guard import EndpointGuard, EndpointRefused, ResolvedEndpoint
+from server.vapid import VapidKeys
+
+MAX_PAYLOAD_BYTES = 3072
+"""The contract's limit; the protocol allows 4096 bytes of ciphertext, which leaves room for the record overhead."""
+JWT_LIFETIME = 12 * 3600  # RFC 8292 allows at most 24 hours
+JWT_RENEW_BEFORE = 3600
+ERROR_SNIPPET = 300
+_TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"
+    GONE = "gone"
+    """404/410: the subscription has ended; the caller deletes it."""
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+@dataclass(frozen=True)
+class Attempt:
+    outcome: Outcome
+    status: int | None
+    retry_after: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    """DELIVERED, GONE or FAILED: never RETRY."""
+    status: int | None
+    attempts: int
+    error: str | None = None
+    finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    """The longest single wait, Retry-After included: a push service asking for more is recorded as a failure."""
+
+    def delay(self, attempts: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before the next attempt, or None when it is time to give up."""
+        if attempts >= self.max_attempts:
+            return None
+        if retry_after is not None:
+            return retry_after if retry_after <= self.max_delay else None
+        backoff = self.base_delay * 2 ** (attempts - 1)
+        # Jitter spreads the retries of a burst that failed together over time.
+        return min(backoff * random.uniform(0.8, 1.2), self.max_delay)
+
+
+def classify(status: int) -> Outcome:
+    if 200 <= status < 300:
+        return Outcome.DELIVERED
+    if status in (404, 410):
+        return Outcome.GONE
+    if status == 429 or status >= 500:
+        return Outcome.RETRY
+    return Outcome.FAILED
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as delay-seconds or an HTTP date (RFC 9110 10.2.3); None when absent or unreadable."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def topic_for(key: str) -> str:
+    """A Topic header value (at most 32 base64url characters) that stays the same for the same key, e.g. a note id."""
+    compact = key.replace("-", "")
+    if _TOPIC.fullmatch(compact):
+        return compact
+    return base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()).decode()[:32]
+
+
+class Encryptor:
+    """Encrypts payloads for one subscription each and signs the VAPID header, reusing a JWT per audience."""
+
+    def __init__(self, keys: VapidKeys, subject: str, ttl: int) -> None:
+        self.keys = keys
+        self.subject = subject
+        self.ttl = ttl
+        # Only its encryption is used: it would sign a new JWT for every message (half the CPU of a send) and
+        # it always writes `sub` as mailto:, which is wrong for an https: subject.
+        self._webpush = WebPush(private_key=keys.private_pem, public_key=keys.public_pem, subscriber=subject)
+        self._tokens: dict[str, tuple[float, str]] = {}
+
+    def encrypt(self, payload: bytes, target: PushTarget, audience: str, topic: str | None) -> tuple[bytes, dict]:
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD_BYTES}")
+        subscription = WebPushSubscription.model_validate(
+            {"endpoint": target.endpoint, "keys": {"p256dh": target.p256dh, "auth": target.auth}}
+        )
+        body = self._webpush._encrypt(payload, subscription)
+        headers = {
+            "TTL": str(self.ttl),
+            "Urgency": "high",
+            "Content-Encoding": "aes128gcm",
+            "Content-Type": "application/octet-stream",
+            "Authorization": self.authorization(audience),
+        }
+        if topic:
+            headers["Topic"] = topic
+        return body, headers
+
+    def authorization(self, audience: str) -> str:
+        now = time.time()
+        cached = self._tokens.get(audience)
+        if cached is None or cached[0] - now < JWT_RENEW_BEFORE:
+            expires = int(now) + JWT_LIFETIME
+            claims = {"aud": audience, "exp": expires, "sub": self.subject}
+            cached = (expires, jwt.encode(claims, self.keys.private_pem, algorithm="ES256"))
+            self._tokens[audience] = cached
+        return f"vapid t={cached[1]}, k={self.keys.application_server_key}"
+
+
+def new_http_client(max_connections: int = 200) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(10.0, connect=5.0),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        follow_redirects=False,
+        # The guard has vetted the address we connect to; an environment proxy would connect somewhere else.
+        trust_env=False,
+    )
+
+
+class PushSender:
+    """Sends one message to one subscription, with the retries the answer calls for."""
+
+    def __init__(
+        self,
+        encryptor: Encryptor,
+        guard: EndpointGuard,
+        client: httpx.AsyncClient,
+        policy: RetryPolicy | None = None,
+        max_in_flight: int = 200,
+    ) -> None:
+        self.encryptor = encryptor
+        self.guard = guard
+        self.client = client
+        self.policy = policy or RetryPolicy()
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+
+    async def send(self, payload: bytes, target: PushTarget, topic: str | None = None) -> Result:
+        attempts = 0
+        body: bytes | None = None
+        headers: dict[str, str] = {}
+        while True:
+            attempts += 1
+            try:
+                # Checked before every attempt: the host may resolve elsewhere by now.
+                resolved = await self.guard.check(target.endpoint)
+                if body is None:
+                    body, headers = self.encryptor.encrypt(payload, target, resolved.origin, topic)
+            except EndpointRefused as exc:
+                return Result(Outcome.FAILED, None, attempts, f"endpoint refused: {exc}")
+            except ValueError as exc:
+                return Result(Outcome.FAILED, None, attempts, f"cannot encrypt for this subscription: {exc}")
+            attempt = await self.post(resolved, body, headers)
+            if attempt.outcome is not Outcome.RETRY:
+                return Result(attempt.outcome, attempt.status, attempts, attempt.error)
+            delay = self.policy.delay(attempts, attempt.retry_after)
+            if delay is None:
+                return Result(Outcome.FAILED, attempt.status, attempts, f"gave up: {attempt.error}")
+            await asyncio.sleep(delay)
+
+    async def post(self, resolved: ResolvedEndpoint, body: bytes, headers: dict[str, str]) -> Attempt:
+        request_headers = {**headers, "Host": resolved.netloc}
+        extensions = {"sni_hostname": resolved.hostname} if resolved.scheme == "https" else {}
+        async with self._in_flight:
+            try:
+                async with self.client.stream(
+                    "POST", resolved.connect_url(), content=body, headers=request_headers, extensions=extensions
+                ) as response:
+                    snippet = await _read_prefix(response, ERROR_SNIPPET)
+            except httpx.TimeoutException as exc:
+                return Attempt(Outcome.RETRY, None, error=f"timed out ({type(exc).__name__})")
+            except httpx.TransportError as exc:
+                return Attempt(Outcome.RETRY, None, error=f"could not connect ({type(exc).__name__}: {exc})")
+        outcome = classify(response.status_code)
+        error = None if outcome is Outcome.DELIVERED else f"HTTP {response.status_code} {snippet}".strip()
+        return Attempt(outcome, response.status_code, parse_retry_after(response.headers.get("retry-after")), error)
+
+
+async def _read_prefix(response: httpx.Response, limit: int) -> str:
+    """At most `limit` bytes of the body: an endpoint chosen by a user must not make us read megabytes."""
+    data = b""
+    async for chunk in response.aiter_bytes():
+        data += chunk
+        if len(data) >= limit:
+            break
+    return data[:limit].decode("utf-8", errors="replace")
