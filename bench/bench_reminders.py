@@ -62,13 +62,18 @@ def run_sink(port: int, keys_file: str) -> None:
             stats["count"] += 1
             stats["first"] = stats["first"] or now
             stats["last"] = now
-            if stats["count"] % 50 == 0:
+            if stats["count"] % 50 == 0 and scope["path"].startswith("/push/"):
                 _check(scope["path"].rsplit("/", 1)[-1], body)
             payload = b""
         else:
             payload = json.dumps(stats).encode()
-        await send({"type": "http.response.start", "status": 201 if scope["method"] == "POST" else 200,
-                    "headers": [(b"content-length", str(len(payload)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 201 if scope["method"] == "POST" else 200,
+                "headers": [(b"content-length", str(len(payload)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
     def _check(sid: str, body: bytes) -> None:
@@ -80,8 +85,7 @@ def run_sink(port: int, keys_file: str) -> None:
         except Exception:
             stats["bad"] += 1
 
-    uvicorn.run(app, host="127.0.0.1", port=port, http="httptools", log_level="warning", access_log=False,
-                backlog=4096)
+    uvicorn.run(app, host="127.0.0.1", port=port, http="httptools", log_level="warning", access_log=False, backlog=4096)
 
 
 def make_subscribers(count: int, keys_file: Path) -> list[tuple[str, str, str]]:
@@ -134,14 +138,16 @@ async def baseline_post(port: int, count: int, concurrency: int = 200) -> float:
 
 
 # ----------------------------------------------------------------------------------------------------- the fixture
-async def fill_database(url: str, subscribers: list[tuple[str, str, str]], per_user: int, port: int, at: datetime) -> None:
+async def fill_database(
+    url: str, subscribers: list[tuple[str, str, str]], per_user: int, port: int, at: datetime
+) -> None:
     """1 user, device and subscription per subscriber; `per_user` notes each, all due at `at`."""
+    from server.models.notes import Note
     from sqlalchemy import insert
 
     from server.config import Settings
     from server.db import create_engine
     from server.models import Device, User
-    from server.models.notes import Note
     from server.models.push import PushSubscription
 
     engine = create_engine(Settings(database_url=url))
@@ -150,8 +156,17 @@ async def fill_database(url: str, subscribers: list[tuple[str, str, str]], per_u
         user_id, device_id = str(uuid.uuid4()), str(uuid.uuid4())
         users.append({"id": user_id, "email": f"u{n}@bench", "email_key": f"u{n}@bench", "password_hash": "x"})
         devices.append({"id": device_id, "user_id": user_id, "name": "bench"})
-        subs.append({"id": str(uuid.uuid4()), "user_id": user_id, "device_id": device_id, "p256dh": p256dh,
-                     "auth": auth, "endpoint": f"http://127.0.0.1:{port}/push/{sid}", "app_url": ""})
+        subs.append(
+            {
+                "id": str(uuid.uuid4()),
+                "user_id": user_id,
+                "device_id": device_id,
+                "p256dh": p256dh,
+                "auth": auth,
+                "endpoint": f"http://127.0.0.1:{port}/push/{sid}",
+                "app_url": "",
+            }
+        )
         notes += [bench_note(user_id, i, at) for i in range(per_user)]
     async with engine.begin() as conn:
         for model, rows in ((User, users), (Device, devices), (PushSubscription, subs), (Note, notes)):
@@ -161,10 +176,16 @@ async def fill_database(url: str, subscribers: list[tuple[str, str, str]], per_u
 
 
 def bench_note(user_id: str, i: int, at: datetime) -> dict[str, Any]:
-    from server.models.notes import bench_row
-
-    return bench_row(user_id=user_id, note_id=str(uuid.uuid4()), title=f"Follow up #{i}", body="Call back " * 20,
-                     reminder_at=at)
+    return {
+        "user_id": user_id,
+        "id": str(uuid.uuid4()),
+        "title": f"Follow up #{i}",
+        "body": "Call back " * 20,
+        "reminder_at": at,
+        "reminder_repeat": "none",
+        "reminder_tz": "UTC",
+        "reminder_done": False,
+    }
 
 
 async def create_database() -> tuple[str, str]:
@@ -249,8 +270,11 @@ async def bench(args: argparse.Namespace) -> int:
         await asyncio.to_thread(upgrade, _settings(url))
         t0 = datetime.now(UTC) + timedelta(seconds=args.lead)
         await fill_database(url, subscribers, args.per_user, port, t0)
-        env = {"KEEPTABS_DATABASE_URL": url, "KEEPTABS_DATA_DIR": str(tmp / "data"),
-               "KEEPTABS_PUSH_ALLOW_LOOPBACK": "1"}
+        env = {
+            "KEEPTABS_DATABASE_URL": url,
+            "KEEPTABS_DATA_DIR": str(tmp / "data"),
+            "KEEPTABS_PUSH_ALLOW_LOOPBACK": "1",
+        }
         with ServerProcess(env, workers=args.workers):
             if datetime.now(UTC) >= t0:
                 print("warning: the server started after T0; raise --lead", file=sys.stderr)

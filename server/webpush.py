@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import itertools
 import random
 import re
 import time
@@ -156,7 +157,7 @@ class Encryptor:
         return f"vapid t={cached[1]}, k={self.keys.application_server_key}"
 
 
-def new_http_client(max_connections: int = 200) -> httpx.AsyncClient:
+def new_http_client(max_connections: int) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=httpx.Timeout(10.0, connect=5.0),
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
@@ -166,22 +167,38 @@ def new_http_client(max_connections: int = 200) -> httpx.AsyncClient:
     )
 
 
+class HttpPools:
+    """Several small httpx pools used in turn rather than one large one.
+
+    httpcore compares every queued request with every connection whenever one changes state; with one pool of 200
+    connections that scan cost more CPU than the sending itself (bench/bench_reminders.py).
+    """
+
+    def __init__(self, count: int = 16, connections_each: int = 4) -> None:
+        self.clients = [new_http_client(connections_each) for _ in range(count)]
+        self.capacity = count * connections_each
+        self._turn = itertools.count()
+
+    def pick(self) -> httpx.AsyncClient:
+        return self.clients[next(self._turn) % len(self.clients)]
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+
 class PushSender:
     """Sends one message to one subscription, with the retries the answer calls for."""
 
     def __init__(
-        self,
-        encryptor: Encryptor,
-        guard: EndpointGuard,
-        client: httpx.AsyncClient,
-        policy: RetryPolicy | None = None,
-        max_in_flight: int = 200,
+        self, encryptor: Encryptor, guard: EndpointGuard, pools: HttpPools, policy: RetryPolicy | None = None
     ) -> None:
         self.encryptor = encryptor
         self.guard = guard
-        self.client = client
+        self.pools = pools
         self.policy = policy or RetryPolicy()
-        self._in_flight = asyncio.Semaphore(max_in_flight)
+        # No more requests in flight than connections, so that none waits inside a pool.
+        self._in_flight = asyncio.Semaphore(pools.capacity)
 
     async def send(self, payload: bytes, target: PushTarget, topic: str | None = None) -> Result:
         attempts = 0
@@ -211,7 +228,7 @@ class PushSender:
         extensions = {"sni_hostname": resolved.hostname} if resolved.scheme == "https" else {}
         async with self._in_flight:
             try:
-                async with self.client.stream(
+                async with self.pools.pick().stream(
                     "POST", resolved.connect_url(), content=body, headers=request_headers, extensions=extensions
                 ) as response:
                     snippet = await _read_prefix(response, ERROR_SNIPPET)

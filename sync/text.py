@@ -30,22 +30,50 @@ def _is_filler(text: str) -> bool:
     return not _has_word(text)
 
 
-def _matcher(autojunk: bool) -> type[difflib.SequenceMatcher[str]]:
-    """A SequenceMatcher that aligns on items with words in them: spaces, blank lines and punctuation can extend a
-    match but never anchor one. A plain matcher aligns a blank line (or the ", " after one word) with another one
-    far away, which turns a small edit into a large conflict and doubles the text around it."""
+SMALL = 300
+"""Up to this many items (between the shared ends), filler never anchors an alignment; above, speed comes first."""
 
-    class Matcher(difflib.SequenceMatcher[str]):
-        def __init__(self, isjunk: object = None, a: Sequence[str] = "", b: Sequence[str] = "", _: bool = True):
-            super().__init__(_is_filler, a, b, autojunk)
-
-    return Matcher
+Block = tuple[int, int, int]
 
 
-# Lines: popular lines (a repeated "- [ ]") may be skipped as anchors for speed. Words inside a conflict: never, as a
-# small vocabulary would leave nothing to align on and both versions would be kept whole.
-_Lines = _matcher(autojunk=True)
-_Words = _matcher(autojunk=False)
+class _Matcher:
+    """A difflib-style matcher (what merge3 expects) that aligns texts on their words.
+
+    A plain matcher happily aligns a blank line, or the ", " after one word, with another one far away: that turns a
+    small edit into a large conflict and doubles the words around it. Shared ends are cut off first (most edits are
+    local), then small middles are aligned with spaces, punctuation and blank lines unable to anchor a match (exact but
+    quadratic); big ones with difflib's fast heuristic, dropping matches made of filler alone.
+    """
+
+    def __init__(self, isjunk: object = None, a: Sequence[str] = (), b: Sequence[str] = (), autojunk: bool = True):
+        self.a, self.b = a, b
+
+    def get_matching_blocks(self) -> list[Block]:
+        a, b = self.a, self.b
+        head, tail = _shared_ends(a, b)
+        mid_a, mid_b = a[head : len(a) - tail], b[head : len(b) - tail]
+        blocks = [(0, 0, head)] if head else []
+        if mid_a and mid_b:
+            small = max(len(mid_a), len(mid_b)) <= SMALL
+            matcher = difflib.SequenceMatcher(_is_filler if small else None, mid_a, mid_b, autojunk=not small)
+            for i, j, n in matcher.get_matching_blocks():
+                if n and any(map(_has_word, mid_a[i : i + n])):
+                    blocks.append((head + i, head + j, n))
+        if tail:
+            blocks.append((len(a) - tail, len(b) - tail, tail))
+        return [*blocks, (len(a), len(b), 0)]
+
+    def get_opcodes(self) -> list[tuple[bool, int, int, int, int]]:
+        """(equal, i1, i2, j1, j2) for each stretch, alternating differences and matches."""
+        ops: list[tuple[bool, int, int, int, int]] = []
+        i = j = 0
+        for bi, bj, n in self.get_matching_blocks():
+            if i < bi or j < bj:
+                ops.append((False, i, bi, j, bj))
+            if n:
+                ops.append((True, bi, bi + n, bj, bj + n))
+            i, j = bi + n, bj + n
+        return ops
 
 
 def merge_text(base: str | None, stored: str, mine: str) -> str:
@@ -61,7 +89,7 @@ def merge_text(base: str | None, stored: str, mine: str) -> str:
     if stored == base:
         return mine
     out: list[str] = []
-    lines = Merge3(_lines(base), _lines(stored), _lines(mine), sequence_matcher=_Lines)
+    lines = Merge3(_lines(base), _lines(stored), _lines(mine), sequence_matcher=_Matcher)  # type: ignore[arg-type]
     for group in lines.merge_groups():
         if group[0] == "conflict":
             out.append(_merge_words("".join(group[1]), "".join(group[2]), "".join(group[3])))
@@ -81,27 +109,39 @@ def _lines(text: str) -> list[str]:
 def _merge_words(base: str, stored: str, mine: str) -> str:
     """One region both sides changed, merged word by word; where the same words changed, the versions are united."""
     parts: list[Same | Diff] = []
-    for group in Merge3(tokens(base), tokens(stored), tokens(mine), sequence_matcher=_Words).merge_groups():
+    for group in Merge3(tokens(base), tokens(stored), tokens(mine), sequence_matcher=_Matcher).merge_groups():  # type: ignore[arg-type]
         if group[0] == "conflict":
             parts.append(("".join(group[2]), "".join(group[3])))  # type: ignore[arg-type]
         else:
             parts.append("".join(group[1]))  # type: ignore[arg-type]
-    return _render(parts, lambda a, b: _unite(tokens(a), tokens(b)))
+    return _render(parts, lambda x, y: _unite(tokens(x), tokens(y)))
 
 
 def _unite_lines(stored: str, mine: str) -> str:
     """Both texts in one, line by line first: shared lines once, differing stretches united word by word."""
-    return _render(_diff(_Lines, _lines(stored), _lines(mine)), lambda a, b: _unite(tokens(a), tokens(b)))
+    return _render(_diff(_lines(stored), _lines(mine)), lambda a, b: _unite(tokens(a), tokens(b)))
 
 
 def _unite(stored: list[str], mine: list[str]) -> str:
     """Both versions in one: shared words once, and where they differ the stored words, then the device's."""
-    return _render(_diff(_Words, stored, mine), _side_by_side)
+    return _render(_diff(stored, mine), _side_by_side)
 
 
-def _diff(matcher: type[difflib.SequenceMatcher[str]], a: list[str], b: list[str]) -> list[Same | Diff]:
-    ops = matcher(None, a, b).get_opcodes()
-    return ["".join(a[i1:i2]) if op == "equal" else ("".join(a[i1:i2]), "".join(b[j1:j2])) for op, i1, i2, j1, j2 in ops]
+def _shared_ends(*seqs: Sequence[str]) -> tuple[int, int]:
+    """How many items all `seqs` share at the start, and then at the end: the matchers need not look at those."""
+    first, shortest = seqs[0], min(map(len, seqs))
+    head = 0
+    while head < shortest and all(s[head] == first[head] for s in seqs):
+        head += 1
+    tail = 0
+    while tail < shortest - head and all(s[-1 - tail] == first[-1 - tail] for s in seqs):
+        tail += 1
+    return head, tail
+
+
+def _diff(a: Sequence[str], b: Sequence[str]) -> list[Same | Diff]:
+    ops = _Matcher(None, a, b).get_opcodes()
+    return ["".join(a[i1:i2]) if eq else ("".join(a[i1:i2]), "".join(b[j1:j2])) for eq, i1, i2, j1, j2 in ops]
 
 
 def _render(parts: Iterable[Same | Diff], resolve: Callable[[str, str], str]) -> str:

@@ -42,15 +42,20 @@ class SseMessage:
 class EventStream:
     """`async with EventStream(base_url, token) as stream`: the stream is open once the block starts."""
 
-    def __init__(self, base_url: str, token: str, *, via_query: bool = False) -> None:
+    def __init__(
+        self, base_url: str, token: str, *, via_query: bool = False, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self.url = f"{base_url}/api/events"
         self.headers = {} if via_query else {"Authorization": f"Bearer {token}"}
         self.params = {"token": token} if via_query else {}
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(10, read=None))
+        # Many streams can share one client (the load benchmark opens hundreds); it is then not closed here.
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(10, read=None))
         self.response: httpx.Response | None = None
         self._lines: AsyncIterator[str] | None = None
 
     async def __aenter__(self) -> EventStream:
-        request = self._client.build_request("GET", "/api/events", headers=self.headers, params=self.params)
+        request = self._client.build_request("GET", self.url, headers=self.headers, params=self.params)
         self.response = await self._client.send(request, stream=True)
         self._lines = self.response.aiter_lines()
         return self
@@ -60,7 +65,8 @@ class EventStream:
     ) -> None:
         if self.response is not None:
             await self.response.aclose()
-        await self._client.aclose()
+        if self._owns_client:
+            await self._client.aclose()
 
     async def next(self, timeout: float = 10) -> SseMessage:
         """The next message or comment; a timeout fails the test (the stream is then unusable)."""
@@ -81,6 +87,14 @@ class EventStream:
             name, _, value = line.partition(":")
             fields[name] = value.removeprefix(" ")
         raise EOFError("the event stream ended")
+
+    async def messages(self) -> AsyncIterator[SseMessage]:
+        """Every message until the stream ends (no timeout: for a task that listens as long as it lives)."""
+        while True:
+            try:
+                yield await self._read_message()
+            except EOFError:
+                return
 
     async def next_sync(self, timeout: float = 10) -> int:
         """The cursor of the next `sync` event, skipping heartbeats."""

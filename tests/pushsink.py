@@ -66,6 +66,11 @@ class _Subscriber:
     answers: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # the default 5 drops bursts of connections, which then retry a second later
+
+
 class PushSink:
     def __init__(self, vapid_public_key: str | None = None, min_ttl: int = 3600) -> None:
         self.vapid_public_key = vapid_public_key
@@ -74,8 +79,7 @@ class PushSink:
         self.received: list[Received] = []
         self._subscribers: dict[str, _Subscriber] = {}
         self._changed = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="pushsink", daemon=True)
 

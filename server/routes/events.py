@@ -8,7 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import ServerSentEvent
 
-from server.auth import bearer_token, resolve_token
+from server.auth import bearer_token, hash_token, resolve_token
 from server.errors import Unauthorized
 from server.services.events import LiveChannels, feed_events
 
@@ -24,7 +24,7 @@ class EventsController(Controller):
         summary="Live updates",
         media_type="text/event-stream",
         description=(
-            "Server-sent events: `event: sync` with `data: {\"cursor\": N}` now and whenever the user's change feed"
+            'Server-sent events: `event: sync` with `data: {"cursor": N}` now and whenever the user\'s change feed'
             " moves, from any server process; a `: ping` comment every ~15 s keeps proxies from closing the stream."
         ),
     )
@@ -36,4 +36,4 @@ class EventsController(Controller):
         if not presented:
             raise Unauthorized()
         auth = await resolve_token(state, presented)
-        return ServerSentEvent(feed_events(channels, state.sessionmaker, auth.user_id))
+        return ServerSentEvent(feed_events(channels, state.sessionmaker, auth.user_id, hash_token(presented)))

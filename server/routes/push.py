@@ -7,16 +7,15 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, JSONBody, Parameter
 
-from server.auth import Auth
+from server.deps import AuthDep, DbDep, SessionDep
 from server.errors import NotFound
 from server.services import push
 from server.services.push import DeliveryInfo, PushService, SubscriptionRequest, UnsubscribeRequest
 from server.services.reminders import note_exists
 
-Limit = Annotated[int, Parameter(ge=1, le=500)]
+Limit = Annotated[int, Parameter(ge=1, le=500, description="How many records, newest first.")]
 
 
 class PublicKey(msgspec.Struct):
@@ -28,12 +27,13 @@ class TestSent(msgspec.Struct):
 
 
 def _service(state: State) -> PushService:
-    return state.push  # type: ignore[no-any-return]
+    service: PushService = state.push
+    return service
 
 
 class PushController(Controller):
     path = "/api/push"
-    tags = ["push"]
+    tags = ("push",)
 
     @get("/key")
     async def key(self, state: State) -> PublicKey:
@@ -41,29 +41,35 @@ class PushController(Controller):
 
     @post("/subscriptions")
     async def subscribe(
-        self, data: SubscriptionRequest, auth: Auth, db_session: AsyncSession, request: Request, state: State
+        self, data: JSONBody[SubscriptionRequest], auth: AuthDep, db_session: SessionDep, request: Request, state: State
     ) -> Response[dict[str, str]]:
         app_url = push.app_origin(request.headers.get("origin"), str(request.base_url))
         created = await push.subscribe(db_session, _service(state).guard, auth, data, app_url)
         return Response({"endpoint": data.endpoint}, status_code=201 if created else 200)
 
     @delete("/subscriptions", status_code=204)
-    async def unsubscribe(self, data: UnsubscribeRequest, auth: Auth, db: AsyncSession) -> None:
+    async def unsubscribe(self, data: JSONBody[UnsubscribeRequest], auth: AuthDep, db: DbDep) -> None:
         await push.unsubscribe(db, auth, data.endpoint)
 
     @post("/test", status_code=202)
-    async def test(self, auth: Auth, state: State) -> TestSent:
+    async def test(self, auth: AuthDep, state: State) -> TestSent:
         return TestSent(await _service(state).send_test(auth.user_id))
 
     @get("/deliveries")
-    async def deliveries(self, auth: Auth, db: AsyncSession, limit: Limit = 100) -> list[DeliveryInfo]:
+    async def deliveries(self, auth: AuthDep, db: DbDep, limit: Limit = 100) -> list[DeliveryInfo]:
         """The newest messages sent to this user's devices, reminders and tests alike."""
         return await push.list_deliveries(db, auth.user_id, None, limit)
 
 
-@get("/api/notes/{note_id:str}/deliveries", tags=["push"])
-async def note_deliveries(note_id: str, auth: Auth, db: AsyncSession, limit: Limit = 100) -> list[DeliveryInfo]:
-    """Did this note's reminder go out? One entry per occurrence and subscription, newest first."""
-    if not await note_exists(db, auth.user_id, note_id):
-        raise NotFound("No such note.")
-    return await push.list_deliveries(db, auth.user_id, note_id, limit)
+class NoteDeliveriesController(Controller):
+    path = "/api/notes"
+    tags = ("push",)
+
+    @get("/{note_id:str}/deliveries")
+    async def note_deliveries(
+        self, note_id: FromPath[str], auth: AuthDep, db: DbDep, limit: Limit = 100
+    ) -> list[DeliveryInfo]:
+        """Did this note's reminder go out? One entry per occurrence and subscription, newest first."""
+        if not await note_exists(db, auth.user_id, note_id):
+            raise NotFound("No such note.")
+        return await push.list_deliveries(db, auth.user_id, note_id, limit)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from itertools import chain, repeat
@@ -27,10 +28,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.config import Settings
-from server.models import User
+from server.models import Token, User
 
 FEED_MOVED = "feed_moved"
 HEARTBEAT_SECONDS = 15.0
+TOKEN_RECHECK_SECONDS = 60.0
 RESYNC = b"resync"
 """Sent on every channel when the LISTEN connection was lost and made again: notifications may have been missed."""
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
@@ -137,9 +139,14 @@ def plain_dsn(database_url: str) -> str:
 
 
 class LiveChannels(ChannelsPlugin):
-    """The channels plugin, plus what the events route needs: a heartbeat period and race-free subscriptions."""
+    """The channels plugin, plus what the events route needs: its timings and race-free subscriptions."""
 
-    def __init__(self, backend: ChannelsBackend, heartbeat: float = HEARTBEAT_SECONDS) -> None:
+    def __init__(
+        self,
+        backend: ChannelsBackend,
+        heartbeat: float = HEARTBEAT_SECONDS,
+        token_recheck: float = TOKEN_RECHECK_SECONDS,
+    ) -> None:
         super().__init__(
             backend,
             arbitrary_channels_allowed=True,
@@ -147,6 +154,7 @@ class LiveChannels(ChannelsPlugin):
             subscriber_backlog_strategy="dropleft",
         )
         self.heartbeat = heartbeat
+        self.token_recheck = token_recheck
         # ChannelsPlugin decides "first subscriber: LISTEN" / "last one gone: UNLISTEN" and then awaits the backend;
         # one lock over both keeps a device's new stream from being unsubscribed by its old one closing meanwhile.
         self._subscriptions = asyncio.Lock()
@@ -190,17 +198,28 @@ def sync_message(cursor: int) -> ServerSentEventMessage:
 HEARTBEAT = ServerSentEventMessage(comment="ping", data=None)
 
 
+async def token_alive(sessionmaker: async_sessionmaker[AsyncSession], token_hash: str) -> bool:
+    async with sessionmaker() as session:
+        return await session.scalar(select(Token.hash).where(Token.hash == token_hash)) is not None
+
+
 async def feed_events(
-    live: LiveChannels, sessionmaker: async_sessionmaker[AsyncSession], user_id: str
+    live: LiveChannels, sessionmaker: async_sessionmaker[AsyncSession], user_id: str, token_hash: str
 ) -> AsyncIterator[ServerSentEventMessage]:
     """The user's stream: the cursor now, then every later cursor (never one going backwards), heartbeats between.
 
-    Subscribing comes before reading the cursor, so a change committed in between is not missed.
+    Subscribing comes before reading the cursor, so a change committed in between is not missed. The stream ends
+    soon after its token does (sign-out, device removed), rather than serving a device that no longer has access.
     """
     async with live.listen(user_id) as subscriber:
         sent = await current_cursor(sessionmaker, user_id)
         yield sync_message(sent)
+        checked = time.monotonic()
         async for payload in _with_heartbeats(subscriber, live.heartbeat):
+            if time.monotonic() - checked >= live.token_recheck:
+                if not await token_alive(sessionmaker, token_hash):
+                    return
+                checked = time.monotonic()
             if payload is None:
                 yield HEARTBEAT
                 continue

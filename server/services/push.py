@@ -25,7 +25,7 @@ from server.models.base import utcnow
 from server.models.push import PushDelivery, PushSubscription
 from server.push_guard import MAX_ENDPOINT_LENGTH, EndpointGuard, EndpointRefused
 from server.vapid import VapidKeys
-from server.webpush import MAX_PAYLOAD_BYTES, Encryptor, PushSender, PushTarget, Result, new_http_client, topic_for
+from server.webpush import MAX_PAYLOAD_BYTES, Encryptor, HttpPools, PushSender, PushTarget, Result
 
 log = logging.getLogger("keeptabs.push")
 
@@ -46,7 +46,7 @@ class SubscriptionRequest(Struct):
 
     endpoint: Annotated[str, Meta(min_length=1, max_length=MAX_ENDPOINT_LENGTH)]
     keys: SubscriptionKeys
-    expirationTime: float | None = None  # noqa: N815 - the browser's name
+    expirationTime: float | None = None
 
 
 class UnsubscribeRequest(Struct):
@@ -153,7 +153,9 @@ def _b64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-async def subscribe(session: AsyncSession, guard: EndpointGuard, auth: Auth, data: SubscriptionRequest, app_url: str) -> bool:
+async def subscribe(
+    session: AsyncSession, guard: EndpointGuard, auth: Auth, data: SubscriptionRequest, app_url: str
+) -> bool:
     """Stores the subscription for this device; True when it is new, False when the endpoint was already stored."""
     check_keys(data.keys)
     try:
@@ -245,8 +247,17 @@ async def list_deliveries(db: AsyncSession, user_id: str, note_id: str | None, l
     rows = await db.scalars(query.order_by(PushDelivery.sent_at.desc(), PushDelivery.id.desc()).limit(limit))
     return [
         DeliveryInfo(
-            r.id, r.kind, r.note_id, r.occurrence_at, r.device_id, r.push_service, r.status, r.http_status,
-            r.attempts, r.error, r.sent_at,
+            r.id,
+            r.kind,
+            r.note_id,
+            r.occurrence_at,
+            r.device_id,
+            r.push_service,
+            r.status,
+            r.http_status,
+            r.attempts,
+            r.error,
+            r.sent_at,
         )
         for r in rows
     ]
@@ -259,8 +270,8 @@ class PushService:
         self.keys = keys
         self.sessionmaker = sessionmaker
         self.guard = EndpointGuard(settings.push_allow_loopback)
-        self.client = new_http_client()
-        self.sender = PushSender(Encryptor(keys, settings.vapid_subject, settings.push_ttl), self.guard, self.client)
+        self.pools = HttpPools()
+        self.sender = PushSender(Encryptor(keys, settings.vapid_subject, settings.push_ttl), self.guard, self.pools)
         self._background: set[asyncio.Task[Any]] = set()
 
     async def send(self, outgoing: Sequence[Outgoing]) -> list[tuple[Outgoing, Result]]:
@@ -295,4 +306,4 @@ class PushService:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        await self.client.aclose()
+        await self.pools.aclose()

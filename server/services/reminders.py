@@ -31,7 +31,7 @@ from server.models.notes import Note
 from server.models.push import ReminderOccurrence as Occ
 from server.services import push
 from server.services.push import Outgoing, PushService, outgoing_for, reminder_payload, subscriptions_of
-from server.services.sync import move_reminder
+from server.services.sync import apply_server_change
 from server.vapid import load_or_create_keys
 from server.webpush import Result, topic_for
 from sync.reminders import next_occurrence
@@ -141,6 +141,16 @@ async def next_due(session: AsyncSession) -> datetime | None:
     )
 
 
+async def move_reminder(
+    sessionmaker: async_sessionmaker[AsyncSession], user_id: str, note_id: str, at: datetime, following: datetime
+) -> bool:
+    """Moves a repeating reminder from `at` to `following` as a server change in the user's feed.
+
+    False when the note no longer has its reminder at `at` (the user changed it meanwhile): theirs wins.
+    """
+    return await apply_server_change(sessionmaker, user_id, note_id, expected_at=at, reminder_at=following)
+
+
 class ReminderScheduler:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], service: PushService) -> None:
         self.sessionmaker = sessionmaker
@@ -194,7 +204,7 @@ class ReminderScheduler:
         async with self.sessionmaker() as session, session.begin():
             claimed = await claim(session, now, BATCH)
             occurrences = await load(session, claimed, now)
-            stale = {(o.user_id, o.note_id, o.at) for o in occurrences} ^ set(claimed)
+            stale = set(claimed) - {(o.user_id, o.note_id, o.at) for o in occurrences}
             await finish(session, list(stale), now)  # changed since the claim query: nothing to send
             subscriptions = await subscriptions_of(session, sorted({o.user_id for o in occurrences}))
         for occurrence in occurrences:
@@ -233,11 +243,12 @@ class ReminderScheduler:
     async def _advance_repeating(self, now: datetime) -> bool:
         async with self.sessionmaker() as session:
             rows = await sent_repeating(session, now, BATCH)
+        moved = False
         for user_id, note_id, at, repeat, tz in rows:
             following = next_occurrence(at, repeat, tz, after=now)
             if following is not None:
-                await move_reminder(self.sessionmaker, user_id, note_id, at, following)
-        return bool(rows)
+                moved = await move_reminder(self.sessionmaker, user_id, note_id, at, following) or moved
+        return moved
 
 
 @asynccontextmanager

@@ -21,8 +21,9 @@ from tests.live import EventStream, SimDevice, ThreadedServer, login, register
 @pytest.fixture
 def server(settings: Settings) -> Iterator[ThreadedServer]:
     app = create_app(settings)
-    # Short enough that a test sees heartbeats without waiting the real ~15 s.
-    app.plugins.get(LiveChannels).heartbeat = 0.3
+    # Short enough that a test sees heartbeats and token checks without waiting the real 15 s and 60 s.
+    live = app.plugins.get(LiveChannels)
+    live.heartbeat, live.token_recheck = 0.3, 0.5
     with ThreadedServer(app) as server:
         yield server
 
@@ -107,6 +108,17 @@ async def test_heartbeats_flow_while_nothing_changes(http: httpx.AsyncClient) ->
         for _ in range(2):
             message = await stream.next(timeout=5)
             assert (message.comment, message.event, message.data) == ("ping", None, None)
+
+
+async def test_a_stream_ends_when_its_token_does(http: httpx.AsyncClient) -> None:
+    account = await register(http)
+    async with EventStream(str(http.base_url), account["token"]) as stream:
+        assert await stream.next_sync() == 0
+        headers = {"Authorization": f"Bearer {account['token']}"}
+        assert (await http.post("/api/auth/logout", headers=headers)).status_code == 204
+        with pytest.raises(EOFError):
+            while True:
+                assert (await stream.next(timeout=5)).comment == "ping"
 
 
 async def test_cursors_only_move_forward(server: ThreadedServer, http: httpx.AsyncClient) -> None:

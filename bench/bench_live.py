@@ -1,0 +1,254 @@
+"""Benchmark: live updates (issue 6).
+
+1. Latency from a sync on device A to the note being in device B's store, B online and listening to /api/events
+   (B syncs on each event, as the PWA does): p50/p95 over N changes, on SQLite (one `keeptabs serve`) and on
+   PostgreSQL (two, A writing through one, B listening and syncing through the other). Target p95 < 1 s, aim 300 ms.
+   Baseline from the same run: A's own sync round trip; the ratio says how many round trips propagation costs.
+2. Sustained load on two processes on PostgreSQL: D devices (pairs of one user) each with a live stream open and a
+   sync every I seconds (a third of them carrying an edit, so the partner's stream fires and it syncs too): p99
+   sync latency, errors, events. Baseline: the same sync from one idle device, measured first.
+
+    .venv/bin/python bench/bench_live.py [--changes 200] [--devices 500] [--interval 30] [--duration 90]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from server.auth import new_token  # noqa: E402
+from server.services.events import plain_dsn  # noqa: E402
+from tests.live import EventStream, SimDevice, login, register  # noqa: E402
+from tests.server_process import ServerProcess  # noqa: E402
+
+PG_URL = os.environ.get("KEEPTABS_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:7.1f} ms"
+
+
+# ----------------------------------------------------------------------------------------------------------- latency
+async def live_latency(write_url: str, read_url: str, changes: int) -> tuple[list[float], list[float]]:
+    """(from A's sync starting to the note in B's store, A's sync round trip) for each change."""
+    latencies, round_trips = [], []
+    async with (
+        httpx.AsyncClient(base_url=write_url, timeout=10) as via_a,
+        httpx.AsyncClient(base_url=read_url, timeout=10) as via_b,
+    ):
+        account = await register(via_a, "A")
+        a, b = SimDevice(account["token"]), SimDevice(await login(via_b, account, "B"))
+        async with EventStream(read_url, b.token) as b_hears:
+            await b_hears.next_sync()
+            for i in range(changes):
+                note_id = str(uuid.uuid4())
+                a.edit(note_id, title=f"change {i}")
+                started = time.perf_counter()
+                await a.sync(via_a)
+                round_trips.append(time.perf_counter() - started)
+                await b_hears.wait_for_cursor(a.cursor)
+                await b.sync(via_b)
+                assert note_id in b.notes
+                latencies.append(time.perf_counter() - started)
+    return latencies, round_trips
+
+
+def report_latency(label: str, latencies: list[float], round_trips: list[float]) -> None:
+    p50, p95, rtt = percentile(latencies, 50), percentile(latencies, 95), percentile(round_trips, 50)
+    print(f"{label}: A sync -> note in B's store, n={len(latencies)}")
+    print(f"  p50 {ms(p50)}   p95 {ms(p95)}   max {ms(max(latencies))}   (target p95 < 1000 ms, aim 300 ms)")
+    print(f"  baseline: A's sync round trip p50 {ms(rtt)}; live p50 = {p50 / rtt:.1f}x a round trip")
+
+
+# -------------------------------------------------------------------------------------------------------------- load
+@dataclass
+class LoadStats:
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    events: int = 0
+    streams_open: int = 0
+
+
+@dataclass
+class LoadDevice:
+    device: SimDevice
+    note_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    edits: int = 0
+
+    async def sync(self, http: httpx.AsyncClient, stats: LoadStats, edit: bool) -> None:
+        async with self.lock:  # a periodic sync and an event-driven one must not interleave on one device
+            if edit:
+                self.edits += 1
+                self.device.edit(self.note_id, title=f"edit {self.edits}", body="x" * 200)
+            started = time.perf_counter()
+            try:
+                await self.device.sync(http)
+            except (httpx.HTTPError, AssertionError) as exc:
+                stats.errors.append(f"{type(exc).__name__}: {str(exc)[:120]}")
+                return
+            stats.latencies.append(time.perf_counter() - started)
+
+
+async def seed_devices(database_url: str, count: int) -> list[str]:
+    """Tokens for `count` devices, two per user, written straight into the database: registering 500 devices
+    through the API would spend the benchmark's first minute hashing passwords, which is not what is measured."""
+    connection = await asyncpg.connect(plain_dsn(database_url))
+    tokens = []
+    try:
+        async with connection.transaction():
+            for pair in range(0, count, 2):
+                user_id = str(uuid.uuid4())
+                await connection.execute(
+                    "INSERT INTO users (id, email, email_key, password_hash, seq, created_at)"
+                    " VALUES ($1, $2, $2, 'x', 0, now())",
+                    user_id,
+                    f"load-{user_id}@example.org",
+                )
+                for _ in range(min(2, count - pair)):
+                    device_id, (token, token_hash) = str(uuid.uuid4()), new_token()
+                    await connection.execute(
+                        "INSERT INTO devices (id, user_id, name, created_at, last_seen_at)"
+                        " VALUES ($1, $2, 'load', now(), now())",
+                        device_id,
+                        user_id,
+                    )
+                    await connection.execute(
+                        "INSERT INTO tokens (hash, device_id, user_id, created_at) VALUES ($1, $2, $3, now())",
+                        token_hash,
+                        device_id,
+                        user_id,
+                    )
+                    tokens.append(token)
+    finally:
+        await connection.close()
+    return tokens
+
+
+async def listen(device: LoadDevice, stream: EventStream, http: httpx.AsyncClient, stats: LoadStats) -> None:
+    async for message in stream.messages():
+        if message.event == "sync" and message.cursor > device.device.cursor:
+            stats.events += 1
+            await device.sync(http, stats, edit=False)
+
+
+async def tick(device: LoadDevice, http: httpx.AsyncClient, stats: LoadStats, interval: float, until: float) -> None:
+    await asyncio.sleep(random.uniform(0, interval))  # devices wake at random phases, like real ones
+    while time.monotonic() < until:
+        await device.sync(http, stats, edit=random.random() < 1 / 3)
+        await asyncio.sleep(interval)
+
+
+async def sustained_load(urls: list[str], tokens: list[str], interval: float, duration: float) -> LoadStats:
+    stats = LoadStats()
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=200)
+    timeout = httpx.Timeout(30, read=None)
+    async with httpx.AsyncClient(limits=limits, timeout=timeout) as streams_client:
+        clients = [httpx.AsyncClient(base_url=url, limits=limits, timeout=30) for url in urls]
+        devices = [LoadDevice(SimDevice(token)) for token in tokens]
+        streams = [EventStream(urls[i % 2], d.device.token, client=streams_client) for i, d in enumerate(devices)]
+        await asyncio.gather(*(s.__aenter__() for s in streams))
+        stats.streams_open = sum(s.response is not None and s.response.status_code == 200 for s in streams)
+        until = time.monotonic() + duration
+        listeners = [
+            asyncio.create_task(listen(d, s, clients[i % 2], stats))
+            for i, (d, s) in enumerate(zip(devices, streams, strict=True))
+        ]
+        await asyncio.gather(*(tick(d, clients[(i + 1) % 2], stats, interval, until) for i, d in enumerate(devices)))
+        stats.streams_open = min(stats.streams_open, sum(not task.done() for task in listeners))
+        for task in listeners:
+            task.cancel()
+        await asyncio.gather(*listeners, return_exceptions=True)
+        await asyncio.gather(*(s.__aexit__(None, None, None) for s in streams))
+        for client in clients:
+            await client.aclose()
+    return stats
+
+
+async def idle_baseline(url: str, rounds: int = 100) -> list[float]:
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        device = SimDevice((await register(http))["token"])
+        times = []
+        for i in range(rounds):
+            if i % 3 == 0:
+                device.edit(str(uuid.uuid4()), title=f"idle {i}", body="x" * 200)
+            started = time.perf_counter()
+            await device.sync(http)
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def report_load(stats: LoadStats, baseline: list[float], devices: int, interval: float, duration: float) -> None:
+    p99, idle = percentile(stats.latencies, 99), percentile(baseline, 99)
+    print(
+        f"sustained load, 2 processes on PostgreSQL: {devices} devices, sync every {interval:.0f} s, {duration:.0f} s"
+    )
+    print(f"  syncs {len(stats.latencies)} ({len(stats.latencies) / duration:.1f}/s)   errors {len(stats.errors)}")
+    print(f"  sync p50 {ms(percentile(stats.latencies, 50))}   p99 {ms(p99)}   max {ms(max(stats.latencies))}")
+    print(f"  live streams open {stats.streams_open}/{devices} at the end; events that led to a sync {stats.events}")
+    print(f"  baseline: idle sync p99 {ms(idle)}; under load p99 = {p99 / idle:.1f}x idle")
+    for error in stats.errors[:5]:
+        print(f"  error: {error}")
+
+
+# -------------------------------------------------------------------------------------------------------------- main
+async def with_pg_database(run: Callable[[str], Awaitable[None]]) -> None:
+    name = f"kt_bench_live_{os.getpid()}"
+    admin = await asyncpg.connect(plain_dsn(PG_URL))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+        await run(url)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ServerProcess({"KEEPTABS_DATA_DIR": tmp, "KEEPTABS_DATABASE_URL": ""}) as one,
+    ):
+        report_latency("SQLite, one process", *await live_latency(one.base_url, one.base_url, args.changes))
+
+    async def on_postgres(url: str) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"KEEPTABS_DATABASE_URL": url, "KEEPTABS_DATA_DIR": tmp}
+            with ServerProcess(env) as a, ServerProcess(env) as b:
+                report_latency("PostgreSQL, two processes", *await live_latency(a.base_url, b.base_url, args.changes))
+                if args.devices:
+                    baseline = await idle_baseline(a.base_url)
+                    tokens = await seed_devices(url, args.devices)
+                    stats = await sustained_load([a.base_url, b.base_url], tokens, args.interval, args.duration)
+                    report_load(stats, baseline, args.devices, args.interval, args.duration)
+
+    await with_pg_database(on_postgres)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--changes", type=int, default=200)
+    parser.add_argument("--devices", type=int, default=500, help="0 skips the load test")
+    parser.add_argument("--interval", type=float, default=30.0)
+    parser.add_argument("--duration", type=float, default=90.0)
+    asyncio.run(main(parser.parse_args()))
