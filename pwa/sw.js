@@ -33,16 +33,18 @@ self.addEventListener('activate', (event) => {
   })());
 });
 
+// Opened once per worker start: every request of a page load goes through here.
+let opened = null;
+const cache = () => (opened ??= caches.open(CACHE));
+
 async function fromCache(request) {
-  const cache = await caches.open(CACHE);
-  return (await cache.match(request)) ?? fetch(request);
+  return (await (await cache()).match(request)) ?? fetch(request);
 }
 
 // The shell comes from the cache first, so the app opens at once, with or without a signal. Its static files are
 // versioned, so the cached shell always matches the cached files; a new version arrives through `install`.
 async function shell(request) {
-  const cache = await caches.open(CACHE);
-  return (await cache.match('/')) ?? fetch(request);
+  return (await (await cache()).match('/')) ?? fetch(request);
 }
 
 // Fetch: /api is never touched (always the network, never cached); only this version's files and "/" are served.

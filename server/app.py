@@ -25,13 +25,14 @@ from server.errors import EXCEPTION_HANDLERS
 from server.routes import ROUTE_HANDLERS
 from server.security import security_headers
 from server.services.events import live_channels
+from server.services.reminders import reminders_changed_listener, reminders_lifespan
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 IMMUTABLE = CacheControlHeader(public=True, max_age=31_536_000, immutable=True)
 
 # Features hook in here: lifespans run inside the database lifespan (the engine exists), listeners get app.emit().
-LIFESPANS: list[Callable[[Litestar], Any]] = []
-LISTENERS: list[EventListener] = []
+LIFESPANS: list[Callable[[Litestar], Any]] = [reminders_lifespan]
+LISTENERS: list[EventListener] = [reminders_changed_listener]
 
 
 def create_app(settings: Settings, assets: Assets | None = None) -> Litestar:

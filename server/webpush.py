@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import itertools
+import logging
 import random
 import re
+import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from webpush import WebPush
 from webpush.types import WebPushSubscription
 
 from server.push_guard import EndpointGuard, EndpointRefused, ResolvedEndpoint
+from server.push_transport import PushTransport
 from server.vapid import VapidKeys
 
 MAX_PAYLOAD_BYTES = 3072
@@ -29,6 +31,9 @@ JWT_LIFETIME = 12 * 3600  # RFC 8292 allows at most 24 hours
 JWT_RENEW_BEFORE = 3600
 ERROR_SNIPPET = 300
 _TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+# httpx logs every request at INFO; a burst of reminders would flood the log (and spend its CPU doing so).
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class Outcome(StrEnum):
@@ -157,48 +162,33 @@ class Encryptor:
         return f"vapid t={cached[1]}, k={self.keys.application_server_key}"
 
 
-def new_http_client(max_connections: int) -> httpx.AsyncClient:
+def new_http_client(max_in_flight: int = 200) -> httpx.AsyncClient:
+    """One pooled client for every push; its transport connects to the addresses the guard checked."""
     return httpx.AsyncClient(
+        transport=PushTransport(ssl.create_default_context(), connections_per_origin=min(64, max_in_flight)),
         timeout=httpx.Timeout(10.0, connect=5.0),
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         follow_redirects=False,
         # The guard has vetted the address we connect to; an environment proxy would connect somewhere else.
         trust_env=False,
     )
 
 
-class HttpPools:
-    """Several small httpx pools used in turn rather than one large one.
-
-    httpcore compares every queued request with every connection whenever one changes state; with one pool of 200
-    connections that scan cost more CPU than the sending itself (bench/bench_reminders.py).
-    """
-
-    def __init__(self, count: int = 16, connections_each: int = 4) -> None:
-        self.clients = [new_http_client(connections_each) for _ in range(count)]
-        self.capacity = count * connections_each
-        self._turn = itertools.count()
-
-    def pick(self) -> httpx.AsyncClient:
-        return self.clients[next(self._turn) % len(self.clients)]
-
-    async def aclose(self) -> None:
-        for client in self.clients:
-            await client.aclose()
-
-
 class PushSender:
     """Sends one message to one subscription, with the retries the answer calls for."""
 
     def __init__(
-        self, encryptor: Encryptor, guard: EndpointGuard, pools: HttpPools, policy: RetryPolicy | None = None
+        self,
+        encryptor: Encryptor,
+        guard: EndpointGuard,
+        client: httpx.AsyncClient,
+        policy: RetryPolicy | None = None,
+        max_in_flight: int = 200,
     ) -> None:
         self.encryptor = encryptor
         self.guard = guard
-        self.pools = pools
+        self.client = client
         self.policy = policy or RetryPolicy()
-        # No more requests in flight than connections, so that none waits inside a pool.
-        self._in_flight = asyncio.Semaphore(pools.capacity)
+        self._in_flight = asyncio.Semaphore(max_in_flight)
 
     async def send(self, payload: bytes, target: PushTarget, topic: str | None = None) -> Result:
         attempts = 0
@@ -228,9 +218,11 @@ class PushSender:
         extensions = {"sni_hostname": resolved.hostname} if resolved.scheme == "https" else {}
         async with self._in_flight:
             try:
-                async with self.pools.pick().stream(
+                async with self.client.stream(
                     "POST", resolved.connect_url(), content=body, headers=request_headers, extensions=extensions
                 ) as response:
+                    # Read (a bounded amount) even on success: a connection whose body was left unread is closed
+                    # instead of going back to the pool, which made every message open a new connection.
                     snippet = await _read_prefix(response, ERROR_SNIPPET)
             except httpx.TimeoutException as exc:
                 return Attempt(Outcome.RETRY, None, error=f"timed out ({type(exc).__name__})")

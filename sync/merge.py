@@ -56,7 +56,7 @@ def merge_mutation(stored: Stored, base: NoteState | None, edit: Edit, *, now: d
     if edit.base_rev > stored.rev:
         raise BaseAhead(f"base_rev {edit.base_rev} is ahead of the note's rev {stored.rev}")
     fields = sent_fields(edit.changes)
-    at = min(edit.edited_at, now)
+    at = min(edit.edited_at, now).astimezone(UTC)
     if edit.base_rev == stored.rev:
         state = _replace(stored.state, fields)
         expected = state

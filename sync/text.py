@@ -1,8 +1,9 @@
 """Lossless three-way merge of plain text (titles and bodies).
 
-Lines are merged first (merge3); a region both sides changed is merged again word by word. Where both sides changed
-the same words, both versions are kept, the stored one first, but the words the two versions share appear once: text
-that both sides typed (or that a device retyped) is not doubled.
+Lines are merged first (merge3); a region both sides changed is merged again by words-with-their-spaces, then by single
+words, spaces and punctuation marks. Where both sides changed the same words, both versions are kept, the stored one
+first, but the words the two versions share appear once: text that both sides typed (or that a device retyped) is not
+doubled. Every word either side typed is in the result: only a deletion that met no concurrent change removes text.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from collections.abc import Callable, Iterable, Sequence
 
 from merge3 import Merge3
 
-# Words, runs of whitespace, and single punctuation marks: fine enough that edits to different words of one line merge
-# cleanly, coarse enough that a word a user typed is never split across a merge boundary.
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
 
 Same = str
@@ -83,22 +82,16 @@ def merge_text(base: str | None, stored: str, mine: str) -> str:
     difference kept, nothing deleted.
     """
     if base is None:
-        return _unite_lines(stored, mine)
+        return _unite(stored, mine, 0)
     if mine in (base, stored):
         return stored
     if stored == base:
         return mine
-    out: list[str] = []
-    lines = Merge3(_lines(base), _lines(stored), _lines(mine), sequence_matcher=_Matcher)  # type: ignore[arg-type]
-    for group in lines.merge_groups():
-        if group[0] == "conflict":
-            out.append(_merge_words("".join(group[1]), "".join(group[2]), "".join(group[3])))
-        else:
-            out.append("".join(group[1]))
-    return "".join(out)
+    return _merge(base, stored, mine, 0)
 
 
 def tokens(text: str) -> list[str]:
+    """Words, runs of whitespace, single punctuation marks: the finest level, where words are never split."""
     return _TOKEN.findall(text)
 
 
@@ -106,25 +99,37 @@ def _lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
-def _merge_words(base: str, stored: str, mine: str) -> str:
-    """One region both sides changed, merged word by word; where the same words changed, the versions are united."""
+def _chunks(text: str) -> list[str]:
+    """Words with the spaces after them: alone, a space or a comma is too common to align long texts on."""
+    return _CHUNK.findall(text)
+
+
+_LEVELS: tuple[Callable[[str], list[str]], ...] = (_lines, _chunks, tokens)
+_CHUNK = re.compile(r"\S+\s*|\s+")
+
+
+def _merge(base: str, stored: str, mine: str, level: int) -> str:
+    """Three-way merge at one level; regions both sides changed go to the next, finer level, then are united."""
+    split = _LEVELS[level]
     parts: list[Same | Diff] = []
-    for group in Merge3(tokens(base), tokens(stored), tokens(mine), sequence_matcher=_Matcher).merge_groups():  # type: ignore[arg-type]
-        if group[0] == "conflict":
-            parts.append(("".join(group[2]), "".join(group[3])))  # type: ignore[arg-type]
-        else:
+    for group in Merge3(split(base), split(stored), split(mine), sequence_matcher=_Matcher).merge_groups():  # type: ignore[arg-type]
+        if group[0] != "conflict":
             parts.append("".join(group[1]))  # type: ignore[arg-type]
-    return _render(parts, lambda x, y: _unite(tokens(x), tokens(y)))
+        elif level + 1 < len(_LEVELS):
+            parts.append(_merge("".join(group[1]), "".join(group[2]), "".join(group[3]), level + 1))  # type: ignore[arg-type]
+        else:
+            parts.append(("".join(group[2]), "".join(group[3])))  # type: ignore[arg-type]
+    return _render(parts, lambda a, b: _unite(a, b, 1))
 
 
-def _unite_lines(stored: str, mine: str) -> str:
-    """Both texts in one, line by line first: shared lines once, differing stretches united word by word."""
-    return _render(_diff(_lines(stored), _lines(mine)), lambda a, b: _unite(tokens(a), tokens(b)))
-
-
-def _unite(stored: list[str], mine: list[str]) -> str:
-    """Both versions in one: shared words once, and where they differ the stored words, then the device's."""
-    return _render(_diff(stored, mine), _side_by_side)
+def _unite(stored: str, mine: str, level: int) -> str:
+    """Both versions in one: what they share once; where they differ, the stored text then the device's."""
+    if stored == mine:
+        return stored
+    split = _LEVELS[level]
+    if level + 1 < len(_LEVELS):
+        return _render(_diff(split(stored), split(mine)), lambda a, b: _unite(a, b, level + 1))
+    return _render(_diff(split(stored), split(mine)), _side_by_side)
 
 
 def _shared_ends(*seqs: Sequence[str]) -> tuple[int, int]:
@@ -169,11 +174,16 @@ def _coalesce(parts: Iterable[Same | Diff]) -> list[Same | Diff]:
 
 
 def _side_by_side(stored: str, mine: str) -> str:
-    """Both versions of one place, stored first; only one if it already contains the other."""
-    if stored in mine:
+    """Both versions of one place, stored first; only one if it already has every word of the other, in order."""
+    if _contains(mine, stored):
         return mine
-    if mine in stored:
+    if _contains(stored, mine):
         return stored
     if not stored[-1].isspace() and not mine[0].isspace():
         return stored + ("\n" if "\n" in stored + mine else " ") + mine
     return stored + mine
+
+
+def _contains(long: str, short: str) -> bool:
+    it = iter([t for t in tokens(long) if not t.isspace()])
+    return all(any(t == u for u in it) for t in tokens(short) if not t.isspace())

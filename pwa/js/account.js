@@ -1,12 +1,11 @@
 // Signing in and out. The token lives in IndexedDB (not a cookie) because the service worker must sync on its own,
-// after a notification action, with no page open; localStorage keeps only a hint that someone is signed in, read
-// synchronously at start so the capture box can take focus before IndexedDB has even opened.
+// after a notification action, with no page open; localStorage keeps only a hint (hint.js) that someone is signed
+// in, read synchronously at start so the capture box can take focus before IndexedDB has even opened.
 import { db, sync } from './core.js';
+import { rememberSignedIn } from './hint.js';
 
-const HINT = 'keeptabs.signed-in';
 const LOGOUT_TIMEOUT = 3000;
 
-export const probablySignedIn = () => localStorage.getItem(HINT) === '1';
 export const currentAccount = () => db.getMeta('account');
 
 function deviceName() {
@@ -27,7 +26,7 @@ export async function signIn(mode, email, password) {
   if (owner && owner !== data.user_id) await db.wipe();
   await db.setMeta('owner', data.user_id);
   await db.setMeta('account', { ...data, email });
-  localStorage.setItem(HINT, '1');
+  rememberSignedIn(true);
   return data;
 }
 
@@ -41,5 +40,5 @@ export async function signOut(beforeWipe = async () => undefined) {
     await Promise.race([logout.catch(() => undefined), timeout]);
   }
   await db.wipe();
-  localStorage.removeItem(HINT);
+  rememberSignedIn(false);
 }

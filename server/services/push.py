@@ -25,7 +25,7 @@ from server.models.base import utcnow
 from server.models.push import PushDelivery, PushSubscription
 from server.push_guard import MAX_ENDPOINT_LENGTH, EndpointGuard, EndpointRefused
 from server.vapid import VapidKeys
-from server.webpush import MAX_PAYLOAD_BYTES, Encryptor, HttpPools, PushSender, PushTarget, Result
+from server.webpush import MAX_PAYLOAD_BYTES, Encryptor, PushSender, PushTarget, Result, new_http_client
 
 log = logging.getLogger("keeptabs.push")
 
@@ -270,8 +270,8 @@ class PushService:
         self.keys = keys
         self.sessionmaker = sessionmaker
         self.guard = EndpointGuard(settings.push_allow_loopback)
-        self.pools = HttpPools()
-        self.sender = PushSender(Encryptor(keys, settings.vapid_subject, settings.push_ttl), self.guard, self.pools)
+        self.client = new_http_client()
+        self.sender = PushSender(Encryptor(keys, settings.vapid_subject, settings.push_ttl), self.guard, self.client)
         self._background: set[asyncio.Task[Any]] = set()
 
     async def send(self, outgoing: Sequence[Outgoing]) -> list[tuple[Outgoing, Result]]:
@@ -306,4 +306,4 @@ class PushService:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        await self.pools.aclose()
+        await self.client.aclose()

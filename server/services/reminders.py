@@ -14,14 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 from litestar import Litestar
 from litestar.events import EventListener, listener
-from sqlalchemy import and_, false, func, or_, select, tuple_, update
+from sqlalchemy import and_, false, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -49,11 +51,13 @@ _running: set[ReminderScheduler] = set()
 
 @dataclass(frozen=True)
 class Occurrence:
+    id: int
     user_id: str
     note_id: str
     at: datetime
     title: str
     body: str
+    repeating: bool
 
 
 def _due(now: datetime):  # type: ignore[no-untyped-def]
@@ -72,8 +76,8 @@ async def note_exists(db: AsyncSession, user_id: str, note_id: str) -> bool:
     return await db.scalar(select(Note.id).where(Note.user_id == user_id, Note.id == note_id)) is not None
 
 
-async def claim(session: AsyncSession, now: datetime, limit: int) -> list[tuple[str, str, datetime]]:
-    """Claims up to `limit` due occurrences that nobody holds; returns the (user, note, at) this call won."""
+async def claim(session: AsyncSession, now: datetime, limit: int) -> list[int]:
+    """Claims up to `limit` due occurrences that nobody holds; returns the ids of those this call won."""
     candidates = (
         await session.execute(
             select(Note.user_id, Note.id, Note.reminder_at)
@@ -95,26 +99,25 @@ async def claim(session: AsyncSession, now: datetime, limit: int) -> list[tuple[
         index_elements=[Occ.user_id, Occ.note_id, Occ.at],
         set_={"lease_until": statement.excluded.lease_until},
         where=and_(Occ.finished_at.is_(None), Occ.lease_until < now),
-    ).returning(Occ.user_id, Occ.note_id, Occ.at)
-    return [(row[0], row[1], row[2]) for row in (await session.execute(statement)).all()]
+    ).returning(Occ.id)
+    return list((await session.scalars(statement)).all())
 
 
-async def load(session: AsyncSession, claimed: Sequence[tuple[str, str, datetime]], now: datetime) -> list[Occurrence]:
+async def load(session: AsyncSession, claimed: Sequence[int], now: datetime) -> list[Occurrence]:
     """The claimed occurrences whose note is still due at that time (it may have changed since the claim query)."""
-    wanted = {(u, n): a for u, n, a in claimed}
+    if not claimed:
+        return []
     rows = await session.execute(
-        select(Note.user_id, Note.id, Note.reminder_at, Note.title, Note.body).where(
-            tuple_(Note.user_id, Note.id).in_(list(wanted)), _due(now)
-        )
+        select(Occ.id, Note.user_id, Note.id, Note.reminder_at, Note.title, Note.body, Note.reminder_repeat)
+        .join(Note, _SAME_OCCURRENCE)
+        .where(Occ.id.in_(claimed), _due(now))
     )
-    return [Occurrence(*row) for row in rows if wanted.get((row[0], row[1])) == row[2]]
+    return [Occurrence(*row[:6], repeating=row[6] != "none") for row in rows]
 
 
-async def finish(session: AsyncSession, keys: Sequence[tuple[str, str, datetime]], now: datetime) -> None:
-    if keys:
-        await session.execute(
-            update(Occ).where(tuple_(Occ.user_id, Occ.note_id, Occ.at).in_(list(keys))).values(finished_at=now)
-        )
+async def finish(session: AsyncSession, occurrence_ids: Sequence[int], now: datetime) -> None:
+    if occurrence_ids:
+        await session.execute(update(Occ).where(Occ.id.in_(occurrence_ids)).values(finished_at=now))
 
 
 async def sent_repeating(session: AsyncSession, now: datetime, limit: int) -> list[tuple[str, str, datetime, str, str]]:
@@ -128,12 +131,17 @@ async def sent_repeating(session: AsyncSession, now: datetime, limit: int) -> li
     return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
-async def next_due(session: AsyncSession) -> datetime | None:
+async def next_due(session: AsyncSession, after: datetime) -> datetime | None:
+    """The earliest reminder later than `after` that is waiting to be sent.
+
+    Everything due at `after` was just claimed (or is held by another process, whose lease IDLE_SECONDS covers),
+    so the index on the due time is read from `after` on instead of past every sent one-shot reminder.
+    """
     return await session.scalar(
         select(func.min(Note.reminder_at))
         .outerjoin(Occ, _SAME_OCCURRENCE)
         .where(
-            Note.reminder_at.is_not(None),
+            Note.reminder_at > after,
             Note.reminder_done == false(),
             Note.deleted == false(),
             Occ.id.is_(None),
@@ -142,19 +150,32 @@ async def next_due(session: AsyncSession) -> datetime | None:
 
 
 async def move_reminder(
-    sessionmaker: async_sessionmaker[AsyncSession], user_id: str, note_id: str, at: datetime, following: datetime
+    sessionmaker: async_sessionmaker[AsyncSession],
+    user_id: str,
+    note_id: str,
+    at: datetime,
+    following: datetime,
+    emit: Callable[..., None] | None = None,
 ) -> bool:
     """Moves a repeating reminder from `at` to `following` as a server change in the user's feed.
 
     False when the note no longer has its reminder at `at` (the user changed it meanwhile): theirs wins.
     """
-    return await apply_server_change(sessionmaker, user_id, note_id, expected_at=at, reminder_at=following)
+    note = await apply_server_change(sessionmaker, user_id, note_id, expected_at=at, reminder_at=following, emit=emit)
+    return note is not None
 
 
 class ReminderScheduler:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], service: PushService) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        service: PushService,
+        emit: Callable[..., None] | None = None,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.service = service
+        self.emit = emit
+        """app.emit: a moved repeating reminder is announced to live devices like any change in the feed."""
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -180,8 +201,9 @@ class ReminderScheduler:
         while True:
             self._wake.clear()
             try:
-                busy = await self.run_once()
-                delay = 0.0 if busy else await self._seconds_to_next()
+                started = utcnow()
+                busy = await self.run_once(started)
+                delay = 0.0 if busy else await self._seconds_to_next(started)
             except Exception:
                 log.exception("reminder pass failed; trying again shortly")
                 delay = 1.0
@@ -189,23 +211,21 @@ class ReminderScheduler:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay)
 
-    async def _seconds_to_next(self) -> float:
+    async def _seconds_to_next(self, after: datetime) -> float:
         async with self.sessionmaker() as session:
-            at = await next_due(session)
+            at = await next_due(session, after)
         if at is None:
             return IDLE_SECONDS
-        # A floor keeps a reminder that another process is sending from spinning this loop.
-        return min(max((at - utcnow()).total_seconds(), 0.05), IDLE_SECONDS)
+        return min(max((at - utcnow()).total_seconds(), 0.0), IDLE_SECONDS)
 
-    async def run_once(self) -> bool:
+    async def run_once(self, now: datetime) -> bool:
         """One pass: moves sent repeating reminders on, claims a batch and starts sending it. True if it did work."""
-        now = utcnow()
         advanced = await self._advance_repeating(now)
         async with self.sessionmaker() as session, session.begin():
             claimed = await claim(session, now, BATCH)
             occurrences = await load(session, claimed, now)
-            stale = set(claimed) - {(o.user_id, o.note_id, o.at) for o in occurrences}
-            await finish(session, list(stale), now)  # changed since the claim query: nothing to send
+            stale = set(claimed) - {o.id for o in occurrences}
+            await finish(session, sorted(stale), now)  # changed since the claim query: nothing to send
             subscriptions = await subscriptions_of(session, sorted({o.user_id for o in occurrences}))
         for occurrence in occurrences:
             self.service.spawn(self._send(occurrence, subscriptions[occurrence.user_id]))
@@ -234,11 +254,12 @@ class ReminderScheduler:
             try:
                 async with self.sessionmaker() as session, session.begin():
                     await push.record(session, [pair for _, pairs in done for pair in pairs])
-                    await finish(session, [(o.user_id, o.note_id, o.at) for o, _ in done], utcnow())
+                    await finish(session, [o.id for o, _ in done], utcnow())
             except Exception:
                 # Unfinished occurrences are sent again when their lease runs out: late rather than lost.
                 log.exception("could not record %d sent reminders", len(done))
-            self._wake.set()  # repeating reminders among them move on in the next pass
+            if any(o.repeating for o, _ in done):
+                self._wake.set()  # they move on to their next time in the next pass
 
     async def _advance_repeating(self, now: datetime) -> bool:
         async with self.sessionmaker() as session:
@@ -247,7 +268,7 @@ class ReminderScheduler:
         for user_id, note_id, at, repeat, tz in rows:
             following = next_occurrence(at, repeat, tz, after=now)
             if following is not None:
-                moved = await move_reminder(self.sessionmaker, user_id, note_id, at, following) or moved
+                moved = await move_reminder(self.sessionmaker, user_id, note_id, at, following, self.emit) or moved
         return moved
 
 
@@ -258,13 +279,19 @@ async def reminders_lifespan(app: Litestar) -> AsyncIterator[None]:
     keys = await asyncio.to_thread(load_or_create_keys, settings)
     service = PushService(settings, keys, app.state.sessionmaker)
     app.state.push = service
-    scheduler = ReminderScheduler(app.state.sessionmaker, service)
+    scheduler = ReminderScheduler(app.state.sessionmaker, service, partial(_emit, app))
     scheduler.start()
     try:
         yield
     finally:
         await scheduler.stop()
         await service.aclose()
+
+
+def _emit(app: Litestar, event: str, *args: Any, **kwargs: Any) -> None:
+    # Litestar refuses to emit an event nobody listens to (live updates may be switched off).
+    if app.event_emitter.listeners.get(event):
+        app.emit(event, *args, **kwargs)
 
 
 async def _on_reminders_changed(*_args: object, **_kwargs: object) -> None:

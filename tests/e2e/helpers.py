@@ -25,7 +25,7 @@ def eventually(check: Callable[[], T], timeout: float = 15) -> T:
 
 def wait_for_worker(page: Page) -> None:
     """Waits until the service worker controls the page, i.e. the shell is precached."""
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
 
 def note_id(page: Page, text: str) -> str:

@@ -16,12 +16,12 @@ from server.vapid import VapidKeys, generate_keys
 from server.webpush import (
     MAX_PAYLOAD_BYTES,
     Encryptor,
-    HttpPools,
     Outcome,
     PushSender,
     PushTarget,
     RetryPolicy,
     classify,
+    new_http_client,
     parse_retry_after,
     topic_for,
 )
@@ -43,10 +43,10 @@ def sink(keys: VapidKeys) -> Iterator[PushSink]:
 
 @pytest.fixture
 async def sender(keys: VapidKeys) -> AsyncIterator[PushSender]:
-    pools = HttpPools(count=2, connections_each=2)
+    client = new_http_client(max_in_flight=4)
     encryptor = Encryptor(keys, subject="mailto:ops@example.org", ttl=7200)
-    yield PushSender(encryptor, EndpointGuard(allow_loopback=True), pools, FAST)
-    await pools.aclose()
+    yield PushSender(encryptor, EndpointGuard(allow_loopback=True), client, FAST)
+    await client.aclose()
 
 
 def target(subscription: dict[str, Any]) -> PushTarget:
@@ -69,11 +69,11 @@ async def test_delivered_message_decrypts_and_verifies(sink: PushSink, sender: P
 
 
 async def test_https_subject_is_used_as_is(sink: PushSink, keys: VapidKeys) -> None:
-    pools = HttpPools(count=1, connections_each=1)
+    client = new_http_client(max_in_flight=1)
     encryptor = Encryptor(keys, subject="https://keeptabs.example/contact", ttl=3600)
-    sender = PushSender(encryptor, EndpointGuard(allow_loopback=True), pools, FAST)
+    sender = PushSender(encryptor, EndpointGuard(allow_loopback=True), client, FAST)
     await sender.send(b"{}", target(sink.subscription()))
-    await pools.aclose()
+    await client.aclose()
     [message] = sink.wait_for(1)
     assert message.errors == [] and message.claims is not None
     assert message.claims["sub"] == "https://keeptabs.example/contact"
@@ -88,12 +88,12 @@ async def test_jwt_is_reused_for_one_audience(sink: PushSink, sender: PushSender
 
 async def test_wrong_key_fails_verification(sink: PushSink) -> None:
     """The sink really checks signatures: a message signed with other keys is refused."""
-    pools = HttpPools(count=1, connections_each=1)
+    client = new_http_client(max_in_flight=1)
     other = Encryptor(generate_keys(), subject="mailto:ops@example.org", ttl=3600)
-    result = await PushSender(other, EndpointGuard(allow_loopback=True), pools, FAST).send(
+    result = await PushSender(other, EndpointGuard(allow_loopback=True), client, FAST).send(
         b"{}", target(sink.subscription())
     )
-    await pools.aclose()
+    await client.aclose()
     assert (result.outcome, result.status) == (Outcome.FAILED, 400)
     [message] = sink.wait_for(1)
     assert any("k= is not" in e for e in message.errors)

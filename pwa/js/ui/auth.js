@@ -29,6 +29,7 @@ export function mountAuth(onSignedIn) {
     error.textContent = message;
     error.hidden = !message;
   };
+  for (const button of form.querySelectorAll('button')) button.disabled = false;
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const mode = event.submitter?.value === 'register' ? 'register' : 'login';
@@ -52,6 +53,10 @@ export function mountAuth(onSignedIn) {
 
 /** Shows the screen, with the email filled in when the server ended a session. */
 export function showAuth(email = '') {
-  byId('email').value = email;
-  byId(email ? 'password' : 'email').focus();
+  if (email) {
+    byId('email').value = email;
+    byId('password').focus();
+  } else if (!byId('auth').contains(document.activeElement)) {
+    byId('email').focus();
+  }
 }

@@ -58,6 +58,11 @@ export function mountCapture() {
     }
   });
   done.addEventListener('click', finish);
+  // Typing that started before this module loaded (main.js focuses the box first) is saved like any other.
+  if (box.value) {
+    done.hidden = false;
+    save();
+  }
   document.addEventListener('visibilitychange', () => save.flush());
   window.addEventListener('pagehide', () => save.flush());
   return { focus: () => box.focus(), flush: () => save.flush() ?? queue };

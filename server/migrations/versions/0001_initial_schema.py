@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 18:24:37.690617
+Create Date: 2026-11-27 19:09:43.260176
 """
 
 from collections.abc import Sequence
@@ -39,6 +39,17 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email_key', name=op.f('uq_users_email_key'))
     )
+    op.create_table('applied_mutations',
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('note_id', sa.String(length=36), nullable=False),
+    sa.Column('applied_at', server.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_applied_mutations_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', 'id', name=op.f('pk_applied_mutations'))
+    )
+    with op.batch_alter_table('applied_mutations', schema=None) as batch_op:
+        batch_op.create_index('ix_applied_mutations_user_id_applied_at', ['user_id', 'applied_at'], unique=False)
+
     op.create_table('devices',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('user_id', sa.String(length=36), nullable=False),
@@ -50,6 +61,99 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('devices', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_devices_user_id'), ['user_id'], unique=False)
+
+    op.create_table('notes',
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('title', sa.Text(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('tags', sa.JSON(), nullable=False),
+    sa.Column('pinned', sa.Boolean(), nullable=False),
+    sa.Column('archived', sa.Boolean(), nullable=False),
+    sa.Column('deleted', sa.Boolean(), nullable=False),
+    sa.Column('reminder_at', server.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reminder_repeat', sa.String(length=16), nullable=False),
+    sa.Column('reminder_tz', sa.String(length=64), nullable=False),
+    sa.Column('reminder_done', sa.Boolean(), nullable=False),
+    sa.Column('rev', sa.Integer(), nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=False),
+    sa.Column('clocks', sa.Text(), nullable=False),
+    sa.Column('created_at', server.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', server.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notes_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', 'id', name=op.f('pk_notes')),
+    sa.UniqueConstraint('user_id', 'seq', name=op.f('uq_notes_user_id_seq'))
+    )
+    with op.batch_alter_table('notes', schema=None) as batch_op:
+        batch_op.create_index('ix_notes_reminder_done_reminder_at', ['reminder_done', 'reminder_at'], unique=False)
+
+    op.create_table('push_deliveries',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('note_id', sa.String(length=36), nullable=True),
+    sa.Column('occurrence_at', server.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('subscription_id', sa.String(length=36), nullable=True),
+    sa.Column('device_id', sa.String(length=36), nullable=True),
+    sa.Column('push_service', sa.String(length=300), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('http_status', sa.Integer(), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('error', sa.String(length=500), nullable=True),
+    sa.Column('sent_at', server.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_push_deliveries_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_push_deliveries'))
+    )
+    with op.batch_alter_table('push_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_push_deliveries_user_id_note_id_sent_at', ['user_id', 'note_id', 'sent_at'], unique=False)
+
+    op.create_table('reminder_occurrences',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('note_id', sa.String(length=36), nullable=False),
+    sa.Column('at', server.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('lease_until', server.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', server.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_reminder_occurrences_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reminder_occurrences')),
+    sa.UniqueConstraint('user_id', 'note_id', 'at', name=op.f('uq_reminder_occurrences_user_id_note_id_at'))
+    )
+    op.create_table('device_note_views',
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('note_id', sa.String(length=36), nullable=False),
+    sa.Column('device_id', sa.String(length=36), nullable=False),
+    sa.Column('rev', sa.Integer(), nullable=False),
+    sa.Column('state', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_device_note_views_device_id_devices'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id', 'note_id'], ['notes.user_id', 'notes.id'], name=op.f('fk_device_note_views_user_id_notes'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', 'note_id', 'device_id', name=op.f('pk_device_note_views'))
+    )
+    op.create_table('note_revisions',
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('note_id', sa.String(length=36), nullable=False),
+    sa.Column('rev', sa.Integer(), nullable=False),
+    sa.Column('state', sa.Text(), nullable=False),
+    sa.Column('created_at', server.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id', 'note_id'], ['notes.user_id', 'notes.id'], name=op.f('fk_note_revisions_user_id_notes'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', 'note_id', 'rev', name=op.f('pk_note_revisions'))
+    )
+    op.create_table('push_subscriptions',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('device_id', sa.String(length=36), nullable=False),
+    sa.Column('endpoint', sa.String(length=2048), nullable=False),
+    sa.Column('p256dh', sa.String(length=128), nullable=False),
+    sa.Column('auth', sa.String(length=64), nullable=False),
+    sa.Column('app_url', sa.String(length=300), nullable=False),
+    sa.Column('created_at', server.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', server.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_push_subscriptions_device_id_devices'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_push_subscriptions_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_push_subscriptions')),
+    sa.UniqueConstraint('user_id', 'endpoint', name=op.f('uq_push_subscriptions_user_id_endpoint'))
+    )
+    with op.batch_alter_table('push_subscriptions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_push_subscriptions_device_id'), ['device_id'], unique=False)
 
     op.create_table('tokens',
     sa.Column('hash', sa.String(length=64), nullable=False),
@@ -72,10 +176,29 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_tokens_device_id'))
 
     op.drop_table('tokens')
+    with op.batch_alter_table('push_subscriptions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_push_subscriptions_device_id'))
+
+    op.drop_table('push_subscriptions')
+    op.drop_table('note_revisions')
+    op.drop_table('device_note_views')
+    op.drop_table('reminder_occurrences')
+    with op.batch_alter_table('push_deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_push_deliveries_user_id_note_id_sent_at')
+
+    op.drop_table('push_deliveries')
+    with op.batch_alter_table('notes', schema=None) as batch_op:
+        batch_op.drop_index('ix_notes_reminder_done_reminder_at')
+
+    op.drop_table('notes')
     with op.batch_alter_table('devices', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_devices_user_id'))
 
     op.drop_table('devices')
+    with op.batch_alter_table('applied_mutations', schema=None) as batch_op:
+        batch_op.drop_index('ix_applied_mutations_user_id_applied_at')
+
+    op.drop_table('applied_mutations')
     op.drop_table('users')
     with op.batch_alter_table('login_failures', schema=None) as batch_op:
         batch_op.drop_index('ix_login_failures_email_key_failed_at')

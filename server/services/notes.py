@@ -1,0 +1,233 @@
+"""Note storage for the sync service: rows to and from the pure `sync` types, revisions, device views, the feed.
+
+Every function runs inside the caller's transaction, after it has taken the user's next seq (which also serialises
+the user's writers), so reads here see the latest committed note and nothing races between read and write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+import msgspec
+from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.models.accounts import User
+from server.models.notes import AppliedMutation, DeviceNoteView, NoteRevision
+from server.models.notes import Note as NoteRow
+from sync.merge import Stored
+from sync.protocol import Note, Reminder
+from sync.state import Clocks, NoteState
+
+KEEP_REVISIONS = 50
+KEEP_REVISIONS_FOR = timedelta(days=90)
+KEEP_APPLIED_FOR = timedelta(days=30)
+PRUNE_EVERY = 10
+"""Old revisions of a note are pruned when its rev is a multiple of this (a cheap DELETE on the primary key)."""
+
+_encode = msgspec.json.Encoder().encode
+_decode_state = msgspec.json.Decoder(NoteState).decode
+_decode_clocks = msgspec.json.Decoder(Clocks).decode
+
+COLUMNS = (
+    NoteRow.id,
+    NoteRow.title,
+    NoteRow.body,
+    NoteRow.tags,
+    NoteRow.pinned,
+    NoteRow.archived,
+    NoteRow.deleted,
+    NoteRow.reminder_at,
+    NoteRow.reminder_repeat,
+    NoteRow.reminder_tz,
+    NoteRow.reminder_done,
+    NoteRow.rev,
+    NoteRow.seq,
+    NoteRow.created_at,
+    NoteRow.updated_at,
+)
+
+
+class NoteKey(NamedTuple):
+    user_id: str
+    note_id: str
+
+
+class Position(NamedTuple):
+    """Where a change lands: the note's new rev, the user's feed seq, and the server time."""
+
+    rev: int
+    seq: int
+    now: datetime
+
+
+def reminder_of(row: Row[Any]) -> Reminder | None:
+    if row.reminder_at is None:
+        return None
+    return Reminder(at=row.reminder_at, repeat=row.reminder_repeat, tz=row.reminder_tz, done=row.reminder_done)
+
+
+def wire(row: Row[Any]) -> Note:
+    return Note(
+        id=row.id,
+        title=row.title,
+        body=row.body,
+        tags=list(row.tags),
+        pinned=row.pinned,
+        archived=row.archived,
+        deleted=row.deleted,
+        reminder=reminder_of(row),
+        rev=row.rev,
+        seq=row.seq,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def stored(row: Row[Any]) -> Stored:
+    state = NoteState(
+        title=row.title,
+        body=row.body,
+        tags=tuple(row.tags),
+        pinned=row.pinned,
+        archived=row.archived,
+        deleted=row.deleted,
+        reminder=reminder_of(row),
+    )
+    return Stored(state=state, rev=row.rev, clocks=_decode_clocks(row.clocks))
+
+
+def columns_of(state: NoteState) -> dict[str, Any]:
+    reminder = state.reminder
+    return {
+        "title": state.title,
+        "body": state.body,
+        "tags": list(state.tags),
+        "pinned": state.pinned,
+        "archived": state.archived,
+        "deleted": state.deleted,
+        "reminder_at": reminder.at if reminder else None,
+        "reminder_repeat": reminder.repeat if reminder else "none",
+        "reminder_tz": reminder.tz if reminder else "UTC",
+        "reminder_done": reminder.done if reminder else False,
+    }
+
+
+async def take_seq(session: AsyncSession, user_id: str) -> int:
+    """The user's next change-feed position. First in every write transaction: the row lock it takes orders the
+    user's writers, so seqs become visible in the order they were taken and a reader paging the feed skips none."""
+    result = await session.execute(update(User).where(User.id == user_id).values(seq=User.seq + 1).returning(User.seq))
+    return int(result.scalar_one())
+
+
+async def load(session: AsyncSession, key: NoteKey) -> Row[Any] | None:
+    statement = select(*COLUMNS, NoteRow.clocks).where(NoteRow.user_id == key.user_id, NoteRow.id == key.note_id)
+    return (await session.execute(statement)).one_or_none()
+
+
+async def save(session: AsyncSession, key: NoteKey, state: NoteState, clocks: Clocks, at: Position) -> None:
+    """Writes the note at `at.rev` (inserting it at rev 1) and records that revision's content."""
+    rev, seq, now = at
+    values = {**columns_of(state), "rev": rev, "seq": seq, "clocks": _encode(clocks).decode(), "updated_at": now}
+    if rev == 1:
+        await session.execute(insert(NoteRow).values(user_id=key.user_id, id=key.note_id, created_at=now, **values))
+    else:
+        where = (NoteRow.user_id == key.user_id, NoteRow.id == key.note_id)
+        await session.execute(update(NoteRow).where(*where).values(values))
+    snapshot = {"user_id": key.user_id, "note_id": key.note_id, "rev": rev, "created_at": now}
+    await session.execute(insert(NoteRevision).values(**snapshot, state=_encode(state).decode()))
+    if rev % PRUNE_EVERY == 0:
+        await prune_revisions(session, key, rev, now)
+
+
+async def prune_revisions(session: AsyncSession, key: NoteKey, rev: int, now: datetime) -> None:
+    """Drops revisions that are both older than the last KEEP_REVISIONS and than KEEP_REVISIONS_FOR."""
+    await session.execute(
+        delete(NoteRevision).where(
+            NoteRevision.user_id == key.user_id,
+            NoteRevision.note_id == key.note_id,
+            NoteRevision.rev <= rev - KEEP_REVISIONS,
+            NoteRevision.created_at < now - KEEP_REVISIONS_FOR,
+        )
+    )
+
+
+async def revision(session: AsyncSession, key: NoteKey, rev: int) -> NoteState | None:
+    state = await session.scalar(
+        select(NoteRevision.state).where(
+            NoteRevision.user_id == key.user_id, NoteRevision.note_id == key.note_id, NoteRevision.rev == rev
+        )
+    )
+    return None if state is None else _decode_state(state)
+
+
+async def device_view(session: AsyncSession, key: NoteKey, device_id: str) -> tuple[int, NoteState] | None:
+    """The rev a device's last edit of the note produced, and the note as that device had it after the edit."""
+    row = (
+        await session.execute(
+            select(DeviceNoteView.rev, DeviceNoteView.state).where(
+                DeviceNoteView.user_id == key.user_id,
+                DeviceNoteView.note_id == key.note_id,
+                DeviceNoteView.device_id == device_id,
+            )
+        )
+    ).one_or_none()
+    return None if row is None else (row.rev, _decode_state(row.state))
+
+
+async def save_view(session: AsyncSession, key: NoteKey, device_id: str, rev: int, state: NoteState) -> None:
+    # Update-then-insert is safe without an upsert: the user's seq lock admits one writer at a time.
+    row = {"user_id": key.user_id, "note_id": key.note_id, "device_id": device_id}
+    values = {"rev": rev, "state": _encode(state).decode()}
+    result = await session.execute(
+        update(DeviceNoteView)
+        .where(*(getattr(DeviceNoteView, k) == v for k, v in row.items()))
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        await session.execute(insert(DeviceNoteView).values(**row, **values))
+
+
+async def applied_note(session: AsyncSession, user_id: str, mutation_id: str) -> str | None:
+    """The note a mutation id was applied to, or None if it is new."""
+    return await session.scalar(
+        select(AppliedMutation.note_id).where(AppliedMutation.user_id == user_id, AppliedMutation.id == mutation_id)
+    )
+
+
+async def record_applied(session: AsyncSession, key: NoteKey, mutation_id: str, now: datetime) -> None:
+    row = {"user_id": key.user_id, "id": mutation_id, "note_id": key.note_id, "applied_at": now}
+    await session.execute(insert(AppliedMutation).values(row))
+
+
+async def prune_applied(session: AsyncSession, user_id: str, now: datetime) -> None:
+    await session.execute(
+        delete(AppliedMutation).where(
+            AppliedMutation.user_id == user_id, AppliedMutation.applied_at < now - KEEP_APPLIED_FOR
+        )
+    )
+
+
+async def wire_note(session: AsyncSession, key: NoteKey) -> Note | None:
+    row = await load(session, key)
+    return None if row is None else wire(row)
+
+
+async def feed(session: AsyncSession, user_id: str, cursor: int, limit: int) -> tuple[Sequence[Note], bool]:
+    """The user's notes changed after `cursor`, in seq order, at most `limit`; and whether more are waiting."""
+    rows = (
+        await session.execute(
+            select(*COLUMNS)
+            .where(NoteRow.user_id == user_id, NoteRow.seq > cursor)
+            .order_by(NoteRow.seq)
+            .limit(limit + 1)
+        )
+    ).all()
+    return [wire(row) for row in rows[:limit]], len(rows) > limit
+
+
+async def feed_head(session: AsyncSession, user_id: str) -> int:
+    return int(await session.scalar(select(User.seq).where(User.id == user_id)) or 0)

@@ -1,0 +1,146 @@
+"""Reminders in the browser: set from the editor (offline-capable, through sync), shown by the service worker when a
+push arrives, and acted on from the notification with no page involved."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import User, server_notes, sign_up
+from tests.e2e.helpers import eventually, note_id, wait_for_worker
+from tests.server_process import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+NOTIFICATIONS = """async () => {
+  const registration = await navigator.serviceWorker.ready;
+  const shown = await registration.getNotifications();
+  return shown.map((n) => ({title: n.title, body: n.body, tag: n.tag, actions: n.actions.map((a) => a.title)}));
+}"""
+
+
+def set_reminder_tomorrow(page: Page, text: str) -> str:
+    page.get_by_label("New note").fill(text)
+    page.get_by_role("button", name="Done").click()
+    note = note_id(page, text)
+    page.get_by_role("list", name="Notes").get_by_role("listitem").filter(has_text=text).get_by_role("button").click()
+    page.get_by_role("button", name="Remind me").click()
+    page.get_by_role("button", name="Tomorrow morning").click()
+    expect(page.get_by_text(re.compile(r"^Reminder \w"))).to_be_visible()
+    return note
+
+
+def reminder_on_server(base_url: str, user: User, note: str) -> dict[str, Any]:
+    stored = server_notes(base_url, user)[note]["reminder"]
+    assert stored is not None
+    return stored
+
+
+def deliver_push(page: Page, payload: dict[str, Any]) -> None:
+    """Hands a push message to the page's service worker through CDP, as a push service would."""
+    cdp = page.context.new_cdp_session(page)
+    registrations: list[dict[str, Any]] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    origin = page.url.split("#")[0].rstrip("/") + "/"
+    for _ in range(100):  # `enable` reports the registrations as events; they arrive while Playwright runs
+        matching = [r for r in registrations if r["scopeURL"] == origin and not r["isDeleted"]]
+        if matching:
+            break
+        page.wait_for_timeout(50)
+    registration = matching[0]
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": origin, "registrationId": registration["registrationId"], "data": json.dumps(payload)},
+    )
+
+
+def test_a_reminder_is_set_in_the_editor_and_reaches_the_server(
+    server: ServerProcess, new_device: Callable[..., Page]
+) -> None:
+    phone = new_device("phone")
+    phone.context.grant_permissions(["notifications"], origin=server.base_url)
+    user = sign_up(phone, server.base_url)
+
+    note = set_reminder_tomorrow(phone, "Call the recruiter back")
+
+    reminder = eventually(lambda: reminder_on_server(server.base_url, user, note))
+    assert reminder["done"] is False
+    assert reminder["repeat"] == "none"
+    assert reminder["at"].endswith("Z")
+    assert reminder["tz"] == phone.evaluate("() => Intl.DateTimeFormat().resolvedOptions().timeZone")
+    phone.get_by_role("button", name="Close").click()
+    item = phone.get_by_role("list", name="Notes").get_by_role("listitem").filter(has_text="Call the recruiter")
+    expect(item).to_contain_text("Reminder")
+
+
+def test_a_pushed_reminder_shows_its_actions_and_done_reaches_the_server(
+    server: ServerProcess, new_device: Callable[..., Page]
+) -> None:
+    phone = new_device("phone")
+    phone.context.grant_permissions(["notifications"], origin=server.base_url)
+    user = sign_up(phone, server.base_url)
+    note = set_reminder_tomorrow(phone, "Send the thank-you email")
+    reminder = eventually(lambda: reminder_on_server(server.base_url, user, note))
+    wait_for_worker(phone)
+
+    payload = {"type": "reminder", "note_id": note, "title": "", "body": "Send the thank-you email", "at": reminder["at"]}
+    deliver_push(phone, payload)
+
+    shown = eventually(lambda: _one(phone.evaluate(NOTIFICATIONS)))
+    assert shown == {
+        "title": "Reminder",
+        "body": "Send the thank-you email",
+        "tag": note,
+        "actions": ["Done", "Snooze 1 hour"],
+    }
+
+    # Headless Chromium cannot click a notification; the worker gets the same event a click on "Done" sends.
+    worker = phone.context.service_workers[0]
+    worker.evaluate(
+        """async () => {
+          const [notification] = await self.registration.getNotifications();
+          self.dispatchEvent(new NotificationEvent('notificationclick', {notification, action: 'done'}));
+        }"""
+    )
+
+    assert eventually(lambda: _done(reminder_on_server(server.base_url, user, note)))["done"] is True
+    assert phone.evaluate(NOTIFICATIONS) == []
+
+
+def test_the_note_a_reminder_opens_offers_done_and_snooze(
+    server: ServerProcess, new_device: Callable[..., Page]
+) -> None:
+    phone = new_device("phone")
+    phone.context.grant_permissions(["notifications"], origin=server.base_url)
+    user = sign_up(phone, server.base_url)
+    note = set_reminder_tomorrow(phone, "Water the plants")
+    before = eventually(lambda: reminder_on_server(server.base_url, user, note))
+
+    phone.goto(f"{server.base_url}/#note/{note}")
+    phone.get_by_role("button", name="Snooze 1 hour").click()
+
+    after = eventually(lambda: _moved(reminder_on_server(server.base_url, user, note), before))
+    assert after["at"] < before["at"]  # tomorrow 9:00 became an hour from now
+    phone.get_by_role("button", name="Done").click()
+    assert eventually(lambda: _done(reminder_on_server(server.base_url, user, note)))["done"] is True
+
+
+def _one(items: list[dict[str, Any]]) -> dict[str, Any]:
+    assert len(items) == 1
+    return items[0]
+
+
+def _done(reminder: dict[str, Any]) -> dict[str, Any]:
+    assert reminder["done"] is True
+    return reminder
+
+
+def _moved(reminder: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    assert reminder["at"] != before["at"]
+    return reminder
