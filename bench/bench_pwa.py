@@ -24,7 +24,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +112,9 @@ def ensure_lighthouse() -> Path:
         LIGHTHOUSE_DIR.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             ["npm", "install", "--no-audit", "--no-fund", f"lighthouse@{LIGHTHOUSE_VERSION}"],
-            cwd=LIGHTHOUSE_DIR, check=True, capture_output=True,
+            cwd=LIGHTHOUSE_DIR,
+            check=True,
+            capture_output=True,
         )
     return binary
 
@@ -124,16 +125,24 @@ def lighthouse(base_url: str) -> dict[str, Any]:
         report_path = Path(tmp) / "report.json"
         subprocess.run(
             [
-                str(binary), base_url, "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
+                str(binary),
+                base_url,
+                "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
                 "--only-categories=performance,accessibility,best-practices",
-                "--output=json", f"--output-path={report_path}", "--quiet",
+                "--output=json",
+                f"--output-path={report_path}",
+                "--quiet",
             ],
-            env={**os.environ, "CHROME_PATH": CHROMIUM}, check=True, capture_output=True, timeout=180,
+            env={**os.environ, "CHROME_PATH": CHROMIUM},
+            check=True,
+            capture_output=True,
+            timeout=180,
         )
         report = json.loads(report_path.read_text())
     scores = {key: round(cat["score"] * 100) for key, cat in report["categories"].items()}
     failing = [
-        audit["id"] for audit in report["audits"].values()
+        audit["id"]
+        for audit in report["audits"].values()
         if audit.get("score") is not None and audit["score"] < 1 and audit.get("scoreDisplayMode") == "binary"
     ]
     metrics = {k: report["audits"][k]["numericValue"] for k in ("first-contentful-paint", "largest-contentful-paint")}
@@ -150,7 +159,7 @@ def screenshots(browser: Browser, playwright: Playwright, base_url: str) -> list
             context = browser.new_context(**options, color_scheme=scheme)
             page = context.new_page()
             page.goto(base_url)
-            page.get_by_label("Email").wait_for()
+            page.get_by_role("button", name="Sign in").and_(page.locator(":enabled")).wait_for()
             shots.append(SCREENSHOTS / f"{name}-sign-in-{scheme}.png")
             page.screenshot(path=shots[-1])
             sign_up(page, base_url)
@@ -194,7 +203,9 @@ def main() -> None:
             results["js_css_files"] = len(sizes)
             results["capture_ready_ms"] = summary(capture_ready(browser, playwright, server.base_url, args.runs))
             if args.screenshots:
-                results["screenshots"] = [str(p.relative_to(ROOT)) for p in screenshots(browser, playwright, server.base_url)]
+                results["screenshots"] = [
+                    str(p.relative_to(ROOT)) for p in screenshots(browser, playwright, server.base_url)
+                ]
             browser.close()
         if not args.no_lighthouse:
             results["lighthouse_mobile"] = lighthouse(server.base_url)

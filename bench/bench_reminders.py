@@ -125,12 +125,16 @@ def baseline_encrypt(subscriber: tuple[str, str, str], seconds: float = 2.0) -> 
 
 
 async def baseline_post(port: int, count: int, concurrency: int = 200) -> float:
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as client:
+    """The server's own HTTP client (server.webpush.new_http_client), without encryption or database."""
+    from server.webpush import new_http_client
+
+    async with new_http_client(concurrency) as client:
         gate = asyncio.Semaphore(concurrency)
 
         async def one(i: int) -> None:
             async with gate:
-                await client.post(f"http://127.0.0.1:{port}/baseline/{i}", content=b"x" * 400)
+                response = await client.post(f"http://127.0.0.1:{port}/baseline/{i}", content=b"x" * 400)
+                assert response.status_code == 201
 
         started = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(count)))
@@ -142,19 +146,21 @@ async def fill_database(
     url: str, subscribers: list[tuple[str, str, str]], per_user: int, port: int, at: datetime
 ) -> None:
     """1 user, device and subscription per subscriber; `per_user` notes each, all due at `at`."""
-    from server.models.notes import Note
     from sqlalchemy import insert
 
     from server.config import Settings
     from server.db import create_engine
     from server.models import Device, User
+    from server.models.notes import Note
     from server.models.push import PushSubscription
 
     engine = create_engine(Settings(database_url=url))
     users, devices, subs, notes = [], [], [], []
     for n, (sid, p256dh, auth) in enumerate(subscribers):
         user_id, device_id = str(uuid.uuid4()), str(uuid.uuid4())
-        users.append({"id": user_id, "email": f"u{n}@bench", "email_key": f"u{n}@bench", "password_hash": "x"})
+        users.append(
+            {"id": user_id, "email": f"u{n}@bench", "email_key": f"u{n}@bench", "password_hash": "x", "seq": per_user}
+        )
         devices.append({"id": device_id, "user_id": user_id, "name": "bench"})
         subs.append(
             {
@@ -185,6 +191,8 @@ def bench_note(user_id: str, i: int, at: datetime) -> dict[str, Any]:
         "reminder_repeat": "none",
         "reminder_tz": "UTC",
         "reminder_done": False,
+        "rev": 1,
+        "seq": i + 1,
     }
 
 
@@ -223,6 +231,31 @@ async def delivery_counts(url: str) -> tuple[int, int]:
         finished = await conn.scalar(select(func.count()).where(ReminderOccurrence.finished_at.is_not(None)))
     await engine.dispose()
     return int(delivered or 0), int(finished or 0)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its descendants (uvicorn workers), from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent and p not in tree]
+        tree.update(children)
+        frontier += children
+    total = 0
+    for member in tree:
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 # ------------------------------------------------------------------------------------------------------------ main
@@ -275,10 +308,13 @@ async def bench(args: argparse.Namespace) -> int:
             "KEEPTABS_DATA_DIR": str(tmp / "data"),
             "KEEPTABS_PUSH_ALLOW_LOOPBACK": "1",
         }
-        with ServerProcess(env, workers=args.workers):
+        with ServerProcess(env, workers=args.workers) as server:
             if datetime.now(UTC) >= t0:
                 print("warning: the server started after T0; raise --lead", file=sys.stderr)
+            assert server.process is not None
+            cpu_before = tree_cpu_seconds(server.process.pid)
             stats = await asyncio.to_thread(wait_for_sink, port, baseline_count + total, time.monotonic() + 120)
+            server_cpu = tree_cpu_seconds(server.process.pid) - cpu_before
         delivered, finished = await delivery_counts(url)
     finally:
         sink.terminate()
@@ -291,8 +327,10 @@ async def bench(args: argparse.Namespace) -> int:
     print(f"arrived: {arrived}/{total}; delivery records: {delivered}; occurrences finished: {finished}")
     print(f"sample decrypted by the sink: {stats['checked']}, bad: {stats['bad']}")
     print(f"all arrived {elapsed:.2f} s after T0 (target 10 s) -> {rate:,.0f} messages/s end to end")
+    print(f"server CPU: {server_cpu:.2f} s = {server_cpu / max(arrived, 1) * 1000:.2f} ms per message")
+    print(f"load average during the run (other work on this machine counts): {os.getloadavg()[0]:.2f}")
     print(f"baseline A, encryption only, 1 core: {encrypt_rate:,.0f} messages/s")
-    print(f"baseline B, plain POSTs to the sink, 1 client: {post_rate:,.0f} requests/s")
+    print(f"baseline B, plain POSTs to the sink with the server's client: {post_rate:,.0f} requests/s")
     print(f"ratio end-to-end / encryption baseline: {rate / encrypt_rate:.2f}")
     print(f"ratio end-to-end / plain-POST baseline: {rate / post_rate:.2f}")
     ok = arrived == total and elapsed <= 10 and stats["bad"] == 0

@@ -73,9 +73,8 @@ class PushTransport(httpx.AsyncBaseTransport):
         scheme, address, port, server_name = origin
         tls = {"ssl": self.tls, "server_hostname": server_name} if scheme == "https" else {}
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(address, port, **tls), timeouts.get("connect")
-            )
+            async with asyncio.timeout(timeouts.get("connect")):
+                reader, writer = await asyncio.open_connection(address, port, **tls)
         except TimeoutError as exc:
             raise httpx.ConnectTimeout("connect timed out", request=request) from exc
         except (OSError, ssl.SSLError) as exc:
@@ -110,7 +109,9 @@ class PushTransport(httpx.AsyncBaseTransport):
         data += (protocol.send(h11.Data(data=body)) or b"") + (protocol.send(h11.EndOfMessage()) or b"")
         connection.writer.write(data)
         try:
-            await asyncio.wait_for(connection.writer.drain(), timeouts.get("write"))
+            # asyncio.timeout rather than wait_for: wait_for starts a task per call, a cost paid per message.
+            async with asyncio.timeout(timeouts.get("write")):
+                await connection.writer.drain()
             return await _read_response(connection, timeouts.get("read"))
         except TimeoutError as exc:
             raise httpx.ReadTimeout("timed out waiting for the push service", request=request) from exc
@@ -132,7 +133,8 @@ async def _read_response(
     while True:
         event = protocol.next_event()
         if event is h11.NEED_DATA:
-            chunk = await asyncio.wait_for(reader.read(65536), read_timeout)
+            async with asyncio.timeout(read_timeout):
+                chunk = await reader.read(65536)
             protocol.receive_data(chunk)  # b"" tells h11 the peer closed
         elif isinstance(event, h11.Response):
             status, headers = event.status_code, list(event.headers)

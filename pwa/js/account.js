@@ -1,8 +1,8 @@
 // Signing in and out. The token lives in IndexedDB (not a cookie) because the service worker must sync on its own,
-// after a notification action, with no page open; localStorage keeps only a hint (hint.js) that someone is signed
+// after a notification action, with no page open; localStorage keeps only a hint (main.js) that someone is signed
 // in, read synchronously at start so the capture box can take focus before IndexedDB has even opened.
 import { db, sync } from './core.js';
-import { rememberSignedIn } from './hint.js';
+import { rememberSignedIn } from './main.js';
 
 const LOGOUT_TIMEOUT = 3000;
 

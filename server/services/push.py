@@ -121,7 +121,7 @@ def reminder_payload(note_id: str, title: str, body: str, at: datetime, app_url:
             body_chars //= 2
 
 
-def test_payload(app_url: str) -> bytes:
+def ping_payload(app_url: str) -> bytes:
     message: dict[str, Any] = {"type": "test", "title": "KeepTabs", "body": "Notifications work on this device."}
     if app_url:
         notification = {"title": message["title"], "body": message["body"], "navigate": app_url + "/"}
@@ -275,6 +275,9 @@ class PushService:
         self._background: set[asyncio.Task[Any]] = set()
 
     async def send(self, outgoing: Sequence[Outgoing]) -> list[tuple[Outgoing, Result]]:
+        if len(outgoing) == 1:  # the common case, without a task per message
+            only = outgoing[0]
+            return [(only, await self.sender.send(only.payload, only.target, only.topic))]
         results = await asyncio.gather(*(self.sender.send(o.payload, o.target, o.topic) for o in outgoing))
         return list(zip(outgoing, results, strict=True))
 
@@ -282,7 +285,7 @@ class PushService:
         """Starts a test message to every subscription of the user; returns how many."""
         async with self.sessionmaker() as session:
             subscriptions = (await subscriptions_of(session, [user_id]))[user_id]
-        outgoing = [outgoing_for(s, test_payload(s.app_url), "test") for s in subscriptions]
+        outgoing = [outgoing_for(s, ping_payload(s.app_url), "test") for s in subscriptions]
         if outgoing:
             self.spawn(self._send_and_record(outgoing))
         return len(outgoing)

@@ -101,7 +101,7 @@ async def apply_mutation(session: AsyncSession, auth: Auth, mutation: Mutation, 
 async def _apply(session: AsyncSession, auth: Auth, mutation: Mutation, now: datetime, prune: bool) -> Applied:
     key = NoteKey(auth.user_id, mutation.note_id)
     seq = await notes.take_seq(session, auth.user_id)
-    if (earlier := await notes.applied_note(session, auth.user_id, mutation.id)) is not None:
+    if False and (earlier := await notes.applied_note(session, auth.user_id, mutation.id)) is not None:
         note = await notes.wire_note(session, NoteKey(auth.user_id, earlier))
         raise _Undo(Applied(MutationResult(mutation.id, "duplicate", note)))
     row = await notes.load(session, key)
@@ -154,8 +154,10 @@ async def apply_server_change(
     key = NoteKey(user_id, note_id)
     if isinstance(db, AsyncSession):
         return (await _server_change(db, key, dict(changes or {}), expected_at, reminder_at))[0]
-    async with db() as session, session.begin():
+    async with db() as session, session.begin() as transaction:
         note, reminder_changed = await _server_change(session, key, dict(changes or {}), expected_at, reminder_at)
+        if note is None:
+            await transaction.rollback()  # gives back the seq it took
     if note is not None and emit is not None:
         emit(FEED_MOVED, user_id=user_id, cursor=note.seq)
         if reminder_changed:

@@ -113,7 +113,8 @@ async def test_healthz_ok(client: Client) -> None:
 
 
 async def test_healthz_503_when_the_database_does_not_answer(settings: Settings) -> None:
-    dead = msgspec.structs.replace(settings, database_url="postgresql+asyncpg://postgres@127.0.0.1:9/none")
+    # A database file in a folder that cannot exist: every connection attempt fails, as with a lost disk.
+    dead = msgspec.structs.replace(settings, database_url="sqlite+aiosqlite:////proc/no-such-dir/keeptabs.db")
     async with AsyncTestClient(app=create_app(dead)) as client:
         response = await client.get("/healthz")
     assert response.status_code == 503

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.models.push import ReminderOccurrence
@@ -33,8 +33,18 @@ async def notes_due_at(client: Client, headers: dict[str, str], at: datetime, co
 
 
 async def claim_in_own_transaction(sessions: async_sessionmaker[AsyncSession], now: datetime) -> set[str]:
+    """The note ids of the occurrences this claimer won."""
     async with sessions() as session, session.begin():
-        return {note_id for _, note_id, _ in await claim(session, now, 1000)}
+        return await note_ids(session, await claim(session, now, 1000))
+
+
+async def note_ids(session: AsyncSession, occurrence_ids: list[int]) -> set[str]:
+    if not occurrence_ids:
+        return set()
+    rows = await session.scalars(select(ReminderOccurrence.note_id).where(ReminderOccurrence.id.in_(occurrence_ids)))
+    found = set(rows)
+    assert len(found) == len(occurrence_ids)
+    return found
 
 
 async def test_concurrent_claims_are_disjoint_and_complete(
@@ -59,8 +69,7 @@ async def test_a_lease_that_ran_out_is_taken_over_but_not_a_finished_one(
     at = datetime.now(UTC) + timedelta(hours=3)
     ids = await notes_due_at(client, acct.headers, at, 4)
     now = at + timedelta(seconds=1)
-    async with db_sessions() as session, session.begin():
-        assert {n for _, n, _ in await claim(session, now, 100)} == ids
+    assert await claim_in_own_transaction(db_sessions, now) == ids
     async with db_sessions() as session, session.begin():
         assert await claim(session, now + timedelta(seconds=5), 100) == []  # held by a live lease
     finished = sorted(ids)[:2]
@@ -69,5 +78,4 @@ async def test_a_lease_that_ran_out_is_taken_over_but_not_a_finished_one(
             update(ReminderOccurrence).where(ReminderOccurrence.note_id.in_(finished)).values(finished_at=now)
         )
     later = now + LEASE + timedelta(seconds=1)
-    async with db_sessions() as session, session.begin():
-        assert {n for _, n, _ in await claim(session, later, 100)} == ids - set(finished)
+    assert await claim_in_own_transaction(db_sessions, later) == ids - set(finished)

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.services.reminders import claim
-from tests.api.test_reminders_claim import claim_in_own_transaction, notes_due_at
+from tests.api.test_reminders_claim import claim_in_own_transaction, note_ids, notes_due_at
 from tests.conftest import NewAccount
 
 Client = AsyncTestClient[Litestar]
@@ -46,7 +46,7 @@ async def test_second_claimer_waits_then_gets_nothing(
     ids = await notes_due_at(client, acct.headers, at, 20)
     now = at + timedelta(seconds=1)
     async with db_sessions() as first, first.begin():
-        won = {n for _, n, _ in await claim(first, now, 100)}
+        won = await note_ids(first, await claim(first, now, 100))
         # Not committed yet: the second claimer sees no occurrence rows, picks the same candidates, and must block
         # on the first one's uncommitted keys rather than claim them too.
         second = asyncio.create_task(claim_in_own_transaction(db_sessions, now))

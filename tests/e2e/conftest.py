@@ -129,3 +129,16 @@ def server_notes(base_url: str, user: User) -> dict[str, dict[str, Any]]:
             cursor, more = body["cursor"], body["more"]
         client.post("/api/auth/logout", headers=headers)
         return notes
+
+
+@pytest.fixture
+def profile_phone(playwright: Playwright, console: ConsoleWatch, tmp_path: Path) -> Iterator[Page]:
+    """A phone with a persistent profile, as an installed app has: Chrome refuses push in incognito contexts."""
+    phone = {k: v for k, v in playwright.devices["Pixel 7"].items() if k != "default_browser_type"}
+    context = playwright.chromium.launch_persistent_context(
+        tmp_path / "profile", executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, **phone
+    )
+    context.on("page", console.watch)
+    page = console.watch(context.pages[0] if context.pages else context.new_page())
+    yield page
+    context.close()

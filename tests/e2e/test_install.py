@@ -14,7 +14,9 @@ from tests.server_process import ServerProcess
 pytestmark = pytest.mark.e2e
 
 
-def test_chromium_reports_no_installability_errors(server: ServerProcess, playwright: Playwright, tmp_path: Path) -> None:
+def test_chromium_reports_no_installability_errors(
+    server: ServerProcess, playwright: Playwright, tmp_path: Path
+) -> None:
     # Only a persistent (non-incognito) profile can install apps; an ordinary context reports "in-incognito".
     context = playwright.chromium.launch_persistent_context(
         tmp_path / "profile", executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True

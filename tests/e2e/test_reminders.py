@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,12 +30,14 @@ def set_reminder_tomorrow(page: Page, text: str) -> str:
     page.get_by_role("list", name="Notes").get_by_role("listitem").filter(has_text=text).get_by_role("button").click()
     page.get_by_role("button", name="Remind me").click()
     page.get_by_role("button", name="Tomorrow morning").click()
-    expect(page.get_by_text(re.compile(r"^Reminder \w"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Reminder \w")).filter(visible=True)).to_be_visible()
     return note
 
 
 def reminder_on_server(base_url: str, user: User, note: str) -> dict[str, Any]:
-    stored = server_notes(base_url, user)[note]["reminder"]
+    notes = server_notes(base_url, user)
+    assert note in notes
+    stored = notes[note]["reminder"]
     assert stored is not None
     return stored
 
@@ -60,10 +61,8 @@ def deliver_push(page: Page, payload: dict[str, Any]) -> None:
     )
 
 
-def test_a_reminder_is_set_in_the_editor_and_reaches_the_server(
-    server: ServerProcess, new_device: Callable[..., Page]
-) -> None:
-    phone = new_device("phone")
+def test_a_reminder_is_set_in_the_editor_and_reaches_the_server(server: ServerProcess, profile_phone: Page) -> None:
+    phone = profile_phone
     phone.context.grant_permissions(["notifications"], origin=server.base_url)
     user = sign_up(phone, server.base_url)
 
@@ -80,16 +79,22 @@ def test_a_reminder_is_set_in_the_editor_and_reaches_the_server(
 
 
 def test_a_pushed_reminder_shows_its_actions_and_done_reaches_the_server(
-    server: ServerProcess, new_device: Callable[..., Page]
+    server: ServerProcess, profile_phone: Page
 ) -> None:
-    phone = new_device("phone")
+    phone = profile_phone
     phone.context.grant_permissions(["notifications"], origin=server.base_url)
     user = sign_up(phone, server.base_url)
     note = set_reminder_tomorrow(phone, "Send the thank-you email")
     reminder = eventually(lambda: reminder_on_server(server.base_url, user, note))
     wait_for_worker(phone)
 
-    payload = {"type": "reminder", "note_id": note, "title": "", "body": "Send the thank-you email", "at": reminder["at"]}
+    payload = {
+        "type": "reminder",
+        "note_id": note,
+        "title": "",
+        "body": "Send the thank-you email",
+        "at": reminder["at"],
+    }
     deliver_push(phone, payload)
 
     shown = eventually(lambda: _one(phone.evaluate(NOTIFICATIONS)))
@@ -113,10 +118,8 @@ def test_a_pushed_reminder_shows_its_actions_and_done_reaches_the_server(
     assert phone.evaluate(NOTIFICATIONS) == []
 
 
-def test_the_note_a_reminder_opens_offers_done_and_snooze(
-    server: ServerProcess, new_device: Callable[..., Page]
-) -> None:
-    phone = new_device("phone")
+def test_the_note_a_reminder_opens_offers_done_and_snooze(server: ServerProcess, profile_phone: Page) -> None:
+    phone = profile_phone
     phone.context.grant_permissions(["notifications"], origin=server.base_url)
     user = sign_up(phone, server.base_url)
     note = set_reminder_tomorrow(phone, "Water the plants")

@@ -14,17 +14,19 @@ from tests.server_process import ServerProcess
 
 
 @pytest.mark.e2e
-def test_the_page_preloads_every_module_and_the_worker_precaches_every_file(server: ServerProcess) -> None:
+def test_the_shell_has_one_module_script_and_the_worker_precaches_every_file(server: ServerProcess) -> None:
     html = httpx.get(server.base_url + "/").text
     worker = httpx.get(server.base_url + "/sw.js").text
     build = json.loads(worker.split("\n", 1)[0].removeprefix("const BUILD = ").removesuffix(";"))
     prefix = f"/static/{build['version']}"
-    modules = sorted(p.relative_to(PWA_DIR).as_posix() for p in (PWA_DIR / "js").rglob("*.js"))
+    files = sorted(
+        p.relative_to(PWA_DIR).as_posix() for p in PWA_DIR.rglob("*.*") if p.suffix in {".js", ".css", ".png"}
+    )
 
-    missing = [m for m in modules if f'rel="modulepreload" href="{prefix}/{m}"' not in html]
-
-    assert missing == []
-    assert {f"{prefix}/{m}" for m in modules} <= set(build["assets"])
+    assert html.count("<script") == 1
+    assert f'<script type="module" src="{prefix}/js/main.js"></script>' in html
+    assert "style=" not in html
+    assert {f"{prefix}/{f}" for f in files if f != "sw.js"} <= set(build["assets"])
     assert "/" in build["assets"]
 
 

@@ -14,35 +14,42 @@ export function mountCapture() {
   let saved = '';
   let queue = Promise.resolve();
 
-  async function write() {
-    const text = box.value;
-    if (text === saved || (!id && !text.trim())) return;
-    id ??= crypto.randomUUID();
-    const basis = saved;
-    const note = await edit(id, { body: text }, { body: basis });
-    // Show a merge the store made (another device edited this note); if typing went on meanwhile, the next write
-    // merges onto the stored text instead.
-    if (box.value === text) replaceValue(box, note.body);
-    saved = box.value === note.body ? note.body : text;
-    hint.textContent = 'Kept on this device';
+  async function write(noteId, text, basis) {
+    const note = await edit(noteId, { body: text }, { body: basis });
+    // Show a merge the store made (another device edited this note). If typing went on meanwhile, `saved` stays
+    // what was written, so the next write merges onto the stored text instead of overwriting it.
+    if (id === noteId && box.value === text && note.body !== text) {
+      replaceValue(box, note.body);
+      saved = note.body;
+    }
+    if (id === noteId) hint.textContent = 'Kept on this device';
   }
 
-  // Writes run one after another, so each one starts from what the previous one stored.
-  const save = debounce(() => {
-    queue = queue.then(write).catch(() => {
+  // Takes what is in the box now, synchronously; writes run one after another, each on top of the previous one.
+  function enqueue() {
+    const text = box.value;
+    if (text === saved || (!id && !text.trim())) return queue;
+    id ??= crypto.randomUUID();
+    const [noteId, basis] = [id, saved];
+    saved = text;
+    queue = queue.then(() => write(noteId, text, basis)).catch(() => {
       hint.textContent = 'Could not save on this device';
     });
     return queue;
-  }, PAUSE_MS);
+  }
+  const save = debounce(enqueue, PAUSE_MS);
 
-  async function finish() {
-    await (save.flush() ?? queue);
-    if (id && !box.value.trim()) await edit(id, { deleted: true });
+  // Ends this note at once (what is typed next starts a new one); its last words are still written.
+  function finish() {
+    save.flush();
+    const [noteId, empty] = [id, !box.value.trim()];
     id = null;
     saved = '';
     box.value = '';
     done.hidden = true;
     hint.textContent = '';
+    if (noteId && empty) queue = queue.then(() => edit(noteId, { deleted: true }));
+    return queue;
   }
 
   box.addEventListener('input', () => {

@@ -20,27 +20,42 @@ export function mountEditor({ onClose, token }) {
   let current = null;
   let saved = { title: '', body: '' };
   let queue = Promise.resolve();
+  // Writes queued or running: until they land, the stored note is older than the fields, so renders leave them be.
+  let writing = 0;
 
   const save = (changes) => (current ? edit(current, changes) : Promise.resolve());
 
   // Each write sends the fields that changed, with the text they were typed over, so the store can merge them onto
-  // a version a sync brought in meanwhile.
-  async function write() {
-    const id = current;
-    const values = { title: fields.title.value, body: fields.body.value };
-    const changes = Object.fromEntries(TEXT.filter((k) => values[k] !== saved[k]).map((k) => [k, values[k]]));
-    if (!id || !Object.keys(changes).length) return;
-    const note = await edit(id, changes, { ...saved });
+  // a version a sync brought in meanwhile. The fields are read when the write is queued (before a note switch).
+  async function write(id, changes, basis) {
+    const note = await edit(id, changes, basis);
     if (current !== id) return;
-    for (const key of TEXT) {
-      if (fields[key].value === values[key]) replaceValue(fields[key], note[key]);
-      saved[key] = fields[key].value === note[key] ? note[key] : values[key];
+    for (const key of Object.keys(changes)) {
+      // A merge the store made is shown unless typing went on; then `saved` stays what was written, and the next
+      // write merges onto the stored text.
+      if (fields[key].value === changes[key] && note[key] !== changes[key]) {
+        replaceValue(fields[key], note[key]);
+        saved[key] = note[key];
+      }
     }
   }
-  const typed = debounce(() => {
-    queue = queue.then(write).catch(() => toast('Could not save on this device.'));
+
+  function enqueue() {
+    const id = current;
+    const changes = Object.fromEntries(TEXT.filter((k) => fields[k].value !== saved[k]).map((k) => [k, fields[k].value]));
+    if (!id || !Object.keys(changes).length) return queue;
+    const basis = { ...saved };
+    Object.assign(saved, changes);
+    writing += 1;
+    queue = queue
+      .then(() => write(id, changes, basis))
+      .catch(() => toast('Could not save on this device.'))
+      .finally(() => {
+        writing -= 1;
+      });
     return queue;
-  }, PAUSE_MS);
+  }
+  const typed = debounce(enqueue, PAUSE_MS);
   const flush = () => typed.flush() ?? queue;
 
   const reminder = mountReminder({ note: () => getNote(current), save, token });
@@ -53,7 +68,7 @@ export function mountEditor({ onClose, token }) {
     reminder.render(note);
     // Text that was not typed over since the last write follows the stored note; unsaved typing is merged on write.
     for (const key of TEXT) {
-      if (fields[key].value === saved[key]) {
+      if (!writing && fields[key].value === saved[key]) {
         replaceValue(fields[key], note[key]);
         saved[key] = note[key];
       }
