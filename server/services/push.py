@@ -34,6 +34,7 @@ NOTE_PATH = "/#note/{note_id}"
 """Where the PWA opens a note (pwa/sw.js openNote)."""
 DECLARATIVE_PUSH = 8030
 B64URL = r"^[A-Za-z0-9_-]+={0,2}$"
+SHUTDOWN_GRACE = 3.0
 
 
 class SubscriptionKeys(Struct):
@@ -304,6 +305,11 @@ class PushService:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("push task failed", exc_info=task.exception())
+
+    async def drain(self, timeout: float = SHUTDOWN_GRACE) -> None:
+        """Waits a little for messages in flight to be answered (on shutdown), so that they can be recorded."""
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=timeout)
 
     async def aclose(self) -> None:
         for task in list(self._background):

@@ -23,7 +23,7 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.events import EventListener, listener
-from sqlalchemy import and_, false, func, or_, select, update
+from sqlalchemy import and_, delete, false, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -179,7 +179,10 @@ class ReminderScheduler:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._sent: asyncio.Queue[tuple[Occurrence, list[tuple[Outgoing, Result]]]] = asyncio.Queue()
+        self._sent: asyncio.Queue[tuple[Occurrence, list[tuple[Outgoing, Result]]] | None] = asyncio.Queue()
+        self._stopping = False
+        self._claimed: set[int] = set()
+        """Occurrences this process claimed and has not finished: released on a clean stop."""
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -187,10 +190,20 @@ class ReminderScheduler:
         _running.add(self)
 
     async def stop(self) -> None:
+        """Stops after the database work in hand; occurrences still being sent are released, so that the next start
+        sends them at once rather than when their lease runs out (one already out may then arrive twice).
+
+        The loops are asked to stop rather than cancelled: a task cancelled inside a SQLite transaction can leave its
+        connection holding the write lock after the engine is gone.
+        """
         _running.discard(self)
-        for task in self._tasks:
-            task.cancel()
+        self._stopping = True
+        self._wake.set()
+        self._sent.put_nowait(None)
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._claimed:
+            async with self.sessionmaker() as session, session.begin():
+                await session.execute(delete(Occ).where(Occ.id.in_(self._claimed), Occ.finished_at.is_(None)))
 
     def wake(self) -> None:
         """Safe from any thread: a sync committed a reminder change, so the next due time may be earlier."""
@@ -198,7 +211,7 @@ class ReminderScheduler:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 started = utcnow()
@@ -207,7 +220,7 @@ class ReminderScheduler:
             except Exception:
                 log.exception("reminder pass failed; trying again shortly")
                 delay = 1.0
-            if delay > 0:
+            if delay > 0 and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay)
 
@@ -227,6 +240,7 @@ class ReminderScheduler:
             stale = set(claimed) - {o.id for o in occurrences}
             await finish(session, sorted(stale), now)  # changed since the claim query: nothing to send
             subscriptions = await subscriptions_of(session, sorted({o.user_id for o in occurrences}))
+        self._claimed.update(o.id for o in occurrences)
         for occurrence in occurrences:
             self.service.spawn(self._send(occurrence, subscriptions[occurrence.user_id]))
         return bool(claimed) or advanced
@@ -248,13 +262,21 @@ class ReminderScheduler:
     async def _record_loop(self) -> None:
         """Writes finished sends in groups: one transaction for many occurrences keeps a burst cheap."""
         while True:
-            done = [await self._sent.get()]
+            first = await self._sent.get()
+            if first is None:
+                return
+            done = [first]
             while len(done) < BATCH and not self._sent.empty():
-                done.append(self._sent.get_nowait())
+                item = self._sent.get_nowait()
+                if item is None:
+                    self._sent.put_nowait(None)  # seen after this group is written
+                    break
+                done.append(item)
             try:
                 async with self.sessionmaker() as session, session.begin():
                     await push.record(session, [pair for _, pairs in done for pair in pairs])
                     await finish(session, [o.id for o, _ in done], utcnow())
+                self._claimed.difference_update(o.id for o, _ in done)
             except Exception:
                 # Unfinished occurrences are sent again when their lease runs out: late rather than lost.
                 log.exception("could not record %d sent reminders", len(done))
@@ -267,8 +289,12 @@ class ReminderScheduler:
         moved = False
         for user_id, note_id, at, repeat, tz in rows:
             following = next_occurrence(at, repeat, tz, after=now)
-            if following is not None:
-                moved = await move_reminder(self.sessionmaker, user_id, note_id, at, following, self.emit) or moved
+            try:
+                if following is not None:
+                    moved = await move_reminder(self.sessionmaker, user_id, note_id, at, following, self.emit) or moved
+            except Exception:
+                # One note that cannot move must not hold up every other reminder; it is tried again next pass.
+                log.exception("could not move repeating reminder of note %s", note_id)
         return moved
 
 
@@ -284,7 +310,8 @@ async def reminders_lifespan(app: Litestar) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await scheduler.stop()
+        await service.drain()  # sends in flight finish and queue their results ...
+        await scheduler.stop()  # ... which are recorded before the scheduler stops
         await service.aclose()
 
 

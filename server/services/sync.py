@@ -101,7 +101,7 @@ async def apply_mutation(session: AsyncSession, auth: Auth, mutation: Mutation, 
 async def _apply(session: AsyncSession, auth: Auth, mutation: Mutation, now: datetime, prune: bool) -> Applied:
     key = NoteKey(auth.user_id, mutation.note_id)
     seq = await notes.take_seq(session, auth.user_id)
-    if False and (earlier := await notes.applied_note(session, auth.user_id, mutation.id)) is not None:
+    if (earlier := await notes.applied_note(session, auth.user_id, mutation.id)) is not None:
         note = await notes.wire_note(session, NoteKey(auth.user_id, earlier))
         raise _Undo(Applied(MutationResult(mutation.id, "duplicate", note)))
     row = await notes.load(session, key)

@@ -173,6 +173,17 @@ async def test_lost_response_does_not_double_the_devices_text(client: Client, ne
     assert created["note"]["rev"] == 1
 
 
+async def test_lost_response_then_deleting_own_text(client: Client, new_account: NewAccount) -> None:
+    acct = await new_account(client)
+    note_id = new_id()
+    await push(client, acct, mutation(note_id, body="a\nb\n"))
+    await push(client, acct, mutation(note_id, 1, body="a\nb\nc\n"))  # answer lost
+    # Against rev 1 ("a b") this would look like "b replaced by c" racing "c added"; against what the device sent
+    # last ("a b c") it is what it is: b deleted.
+    [result] = await push(client, acct, mutation(note_id, 1, body="a\nc\n"))
+    assert result["note"]["body"] == "a\nc\n"
+
+
 async def test_lost_response_for_a_new_note(client: Client, new_account: NewAccount) -> None:
     acct = await new_account(client)
     note_id = new_id()

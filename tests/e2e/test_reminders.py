@@ -44,6 +44,8 @@ def reminder_on_server(base_url: str, user: User, note: str) -> dict[str, Any]:
 
 def deliver_push(page: Page, payload: dict[str, Any]) -> None:
     """Hands a push message to the page's service worker through CDP, as a push service would."""
+    # DevTools hands the message to the worker without starting it the way a push service would: make sure it runs.
+    page.context.service_workers[0].evaluate("() => self.registration.active.state")
     cdp = page.context.new_cdp_session(page)
     registrations: list[dict[str, Any]] = []
     cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))

@@ -22,6 +22,8 @@ export async function registerWorker({ beforeReload, onMessage }) {
     await beforeReload();
     location.reload();
   });
+  // After the load event: on a first visit, precaching every file must not compete with the page's own loading.
+  if (document.readyState !== 'complete') await new Promise((resolve) => addEventListener('load', resolve, { once: true }));
   const registration = await navigator.serviceWorker.register('/sw.js');
   let offered = null;
   watch(registration, (worker) => {

@@ -158,10 +158,10 @@ def test_property_arbitrary_text() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
 def test_property_long(check: Callable[[Case], None]) -> None:
-    settings(max_examples=20_000, deadline=None)(given(three_way())(check))()
+    settings(max_examples=5_000, deadline=None)(given(three_way())(check))()
 
 
 @pytest.mark.slow
 def test_property_arbitrary_text_long() -> None:
     checked = given(ANY_TEXT, ANY_TEXT, ANY_TEXT)(check_arbitrary_text_keeps_every_new_word)
-    settings(max_examples=20_000, deadline=None)(checked)()
+    settings(max_examples=5_000, deadline=None)(checked)()
