@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 
 import msgspec
 from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models.accounts import User
@@ -83,6 +85,24 @@ def wire(row: Row[Any]) -> Note:
         seq=row.seq,
         created_at=row.created_at,
         updated_at=row.updated_at,
+    )
+
+
+def wire_state(note_id: str, state: NoteState, at: Position, created_at: datetime) -> Note:
+    """The note as just written (no need to read it back)."""
+    return Note(
+        id=note_id,
+        title=state.title,
+        body=state.body,
+        tags=list(state.tags),
+        pinned=state.pinned,
+        archived=state.archived,
+        deleted=state.deleted,
+        reminder=state.reminder,
+        rev=at.rev,
+        seq=at.seq,
+        created_at=created_at,
+        updated_at=at.now,
     )
 
 
@@ -177,18 +197,24 @@ async def device_view(session: AsyncSession, key: NoteKey, device_id: str) -> tu
     return None if row is None else (row.rev, _decode_state(row.state))
 
 
+def _insert(session: AsyncSession, table: Any) -> Any:
+    """An INSERT that can take ON CONFLICT clauses, in the session's dialect (SQLite and PostgreSQL spell it alike)."""
+    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
+
+
 async def save_view(session: AsyncSession, key: NoteKey, device_id: str, rev: int, state: NoteState) -> None:
-    # Update-then-insert is safe without an upsert: the user's seq lock admits one writer at a time.
-    row = {"user_id": key.user_id, "note_id": key.note_id, "device_id": device_id}
     values = {"rev": rev, "state": _encode(state).decode()}
-    result = await session.execute(
-        update(DeviceNoteView)
-        .where(*(getattr(DeviceNoteView, k) == v for k, v in row.items()))
-        .values(values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        await session.execute(insert(DeviceNoteView).values(**row, **values))
+    row = {"user_id": key.user_id, "note_id": key.note_id, "device_id": device_id, **values}
+    statement = _insert(session, DeviceNoteView).values(row)
+    conflict = [DeviceNoteView.user_id, DeviceNoteView.note_id, DeviceNoteView.device_id]
+    await session.execute(statement.on_conflict_do_update(index_elements=conflict, set_=values))
+
+
+async def record_applied(session: AsyncSession, key: NoteKey, mutation_id: str, now: datetime) -> bool:
+    """Remembers a mutation id; False if it was already applied (one statement, no read first)."""
+    row = {"user_id": key.user_id, "id": mutation_id, "note_id": key.note_id, "applied_at": now}
+    statement = _insert(session, AppliedMutation).values(row).on_conflict_do_nothing().returning(AppliedMutation.id)
+    return (await session.execute(statement)).first() is not None
 
 
 async def applied_note(session: AsyncSession, user_id: str, mutation_id: str) -> str | None:
@@ -196,11 +222,6 @@ async def applied_note(session: AsyncSession, user_id: str, mutation_id: str) ->
     return await session.scalar(
         select(AppliedMutation.note_id).where(AppliedMutation.user_id == user_id, AppliedMutation.id == mutation_id)
     )
-
-
-async def record_applied(session: AsyncSession, key: NoteKey, mutation_id: str, now: datetime) -> None:
-    row = {"user_id": key.user_id, "id": mutation_id, "note_id": key.note_id, "applied_at": now}
-    await session.execute(insert(AppliedMutation).values(row))
 
 
 async def prune_applied(session: AsyncSession, user_id: str, now: datetime) -> None:

@@ -101,8 +101,9 @@ async def apply_mutation(session: AsyncSession, auth: Auth, mutation: Mutation, 
 async def _apply(session: AsyncSession, auth: Auth, mutation: Mutation, now: datetime, prune: bool) -> Applied:
     key = NoteKey(auth.user_id, mutation.note_id)
     seq = await notes.take_seq(session, auth.user_id)
-    if (earlier := await notes.applied_note(session, auth.user_id, mutation.id)) is not None:
-        note = await notes.wire_note(session, NoteKey(auth.user_id, earlier))
+    if not await notes.record_applied(session, key, mutation.id, now):
+        earlier = await notes.applied_note(session, auth.user_id, mutation.id)
+        note = await notes.wire_note(session, NoteKey(auth.user_id, earlier or mutation.note_id))
         raise _Undo(Applied(MutationResult(mutation.id, "duplicate", note)))
     row = await notes.load(session, key)
     current = notes.stored(row) if row else NEW
@@ -119,11 +120,15 @@ async def _apply(session: AsyncSession, auth: Auth, mutation: Mutation, now: dat
     if written:
         await notes.save(session, key, outcome.state, outcome.clocks, Position(rev, seq, now))
     await notes.save_view(session, key, auth.device_id, rev, outcome.seen)
-    await notes.record_applied(session, key, mutation.id, now)
     if prune:
         await notes.prune_applied(session, auth.user_id, now)
     status = "merged" if outcome.merged else "applied"
-    result = MutationResult(mutation.id, status, await notes.wire_note(session, key))
+    if written:
+        note = notes.wire_state(key.note_id, outcome.state, Position(rev, seq, now), row.created_at if row else now)
+    else:
+        assert row is not None
+        note = notes.wire(row)
+    result = MutationResult(mutation.id, status, note)
     return Applied(result, seq if written else 0, written and outcome.state.reminder != current.state.reminder)
 
 
