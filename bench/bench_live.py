@@ -225,6 +225,8 @@ async def with_pg_database(run: Callable[[str], Awaitable[None]]) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
+    # The numbers mean little if other work shares the cores; say how busy the machine was.
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     with (
         tempfile.TemporaryDirectory() as tmp,
         ServerProcess({"KEEPTABS_DATA_DIR": tmp, "KEEPTABS_DATABASE_URL": ""}) as one,
@@ -243,6 +245,7 @@ async def main(args: argparse.Namespace) -> None:
                     report_load(stats, baseline, args.devices, args.interval, args.duration)
 
     await with_pg_database(on_postgres)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -60,8 +60,9 @@ def run_sink(port: int, keys_file: str) -> None:
         if scope["method"] == "POST":
             now = time.time()
             stats["count"] += 1
-            stats["first"] = stats["first"] or now
-            stats["last"] = now
+            if scope["path"].startswith("/push/"):
+                stats["first"] = stats["first"] or now
+                stats["last"] = now
             if stats["count"] % 50 == 0 and scope["path"].startswith("/push/"):
                 _check(scope["path"].rsplit("/", 1)[-1], body)
             payload = b""
@@ -326,6 +327,7 @@ async def bench(args: argparse.Namespace) -> int:
     print(f"reminders: {total} for {args.users} users, {args.workers} server process(es), PostgreSQL")
     print(f"arrived: {arrived}/{total}; delivery records: {delivered}; occurrences finished: {finished}")
     print(f"sample decrypted by the sink: {stats['checked']}, bad: {stats['bad']}")
+    print(f"first arrived {stats['first'] - t0.timestamp():.2f} s after T0")
     print(f"all arrived {elapsed:.2f} s after T0 (target 10 s) -> {rate:,.0f} messages/s end to end")
     print(f"server CPU: {server_cpu:.2f} s = {server_cpu / max(arrived, 1) * 1000:.2f} ms per message")
     print(f"load average during the run (other work on this machine counts): {os.getloadavg()[0]:.2f}")

@@ -112,13 +112,13 @@ def _merge(base: str, stored: str, mine: str, level: int) -> str:
     """Three-way merge at one level; regions both sides changed go to the next, finer level, then are united."""
     split = _LEVELS[level]
     parts: list[Same | Diff] = []
-    for group in Merge3(split(base), split(stored), split(mine), sequence_matcher=_Matcher).merge_groups():  # type: ignore[arg-type]
+    for group in Merge3(split(base), split(stored), split(mine), sequence_matcher=_Matcher).merge_groups():
         if group[0] != "conflict":
-            parts.append("".join(group[1]))  # type: ignore[arg-type]
+            parts.append("".join(group[1]))
         elif level + 1 < len(_LEVELS):
-            parts.append(_merge("".join(group[1]), "".join(group[2]), "".join(group[3]), level + 1))  # type: ignore[arg-type]
+            parts.append(_merge("".join(group[1]), "".join(group[2]), "".join(group[3]), level + 1))
         else:
-            parts.append(("".join(group[2]), "".join(group[3])))  # type: ignore[arg-type]
+            parts.append(("".join(group[2]), "".join(group[3])))
     return _render(parts, lambda a, b: _unite(a, b, 1))
 
 
@@ -164,13 +164,17 @@ def _coalesce(parts: Iterable[Same | Diff]) -> list[Same | Diff]:
             prev = out.pop()
             assert isinstance(prev, tuple)
             part = (prev[0] + part[0], prev[1] + part[1])
-        elif isinstance(part, tuple) and len(out) >= 2 and isinstance(out[-2], tuple) and _is_filler(out[-1]):
+        elif isinstance(part, tuple) and len(out) >= 2 and isinstance(out[-2], tuple) and _is_gap(out[-1]):
             gap = out.pop()
             prev = out.pop()
             assert isinstance(gap, str) and isinstance(prev, tuple)
             part = (prev[0] + gap + part[0], prev[1] + gap + part[1])
         out.append(part)
     return out
+
+
+def _is_gap(part: Same | Diff) -> bool:
+    return isinstance(part, str) and _is_filler(part)
 
 
 def _side_by_side(stored: str, mine: str) -> str:

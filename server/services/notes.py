@@ -52,6 +52,10 @@ COLUMNS = (
 )
 
 
+Record = Row[*tuple[Any, ...]]
+"""A row of COLUMNS (and sometimes `clocks`)."""
+
+
 class NoteKey(NamedTuple):
     user_id: str
     note_id: str
@@ -65,13 +69,13 @@ class Position(NamedTuple):
     now: datetime
 
 
-def reminder_of(row: Row[Any]) -> Reminder | None:
+def reminder_of(row: Record) -> Reminder | None:
     if row.reminder_at is None:
         return None
     return Reminder(at=row.reminder_at, repeat=row.reminder_repeat, tz=row.reminder_tz, done=row.reminder_done)
 
 
-def wire(row: Row[Any]) -> Note:
+def wire(row: Record) -> Note:
     return Note(
         id=row.id,
         title=row.title,
@@ -106,7 +110,7 @@ def wire_state(note_id: str, state: NoteState, at: Position, created_at: datetim
     )
 
 
-def stored(row: Row[Any]) -> Stored:
+def stored(row: Record) -> Stored:
     state = NoteState(
         title=row.title,
         body=row.body,
@@ -142,7 +146,7 @@ async def take_seq(session: AsyncSession, user_id: str) -> int:
     return int(result.scalar_one())
 
 
-async def load(session: AsyncSession, key: NoteKey) -> Row[Any] | None:
+async def load(session: AsyncSession, key: NoteKey) -> Record | None:
     statement = select(*COLUMNS, NoteRow.clocks).where(NoteRow.user_id == key.user_id, NoteRow.id == key.note_id)
     return (await session.execute(statement)).one_or_none()
 

@@ -32,7 +32,17 @@ from server.models.base import utcnow
 from server.services import notes
 from server.services.notes import NoteKey, Position
 from sync.merge import NEW, BaseAhead, Edit, merge_mutation
-from sync.protocol import MAX_MUTATIONS, Mutation, MutationResult, Note, NoteSet, Reminder, SyncRequest, SyncResponse
+from sync.protocol import (
+    MAX_MUTATIONS,
+    Mutation,
+    MutationResult,
+    Note,
+    NoteSet,
+    Reminder,
+    Status,
+    SyncRequest,
+    SyncResponse,
+)
 from sync.reminders import zone
 from sync.state import EMPTY, SERVER, NoteState
 
@@ -82,9 +92,11 @@ async def sync(session: AsyncSession, auth: Auth, request: SyncRequest) -> tuple
         move.reminders = move.reminders or applied.reminder_changed
     async with session.begin():
         # A cursor ahead of the feed means the database went back in time (a restored backup): start again from 0.
-        reset = request.cursor > await notes.feed_head(session, auth.user_id)
+        head = await notes.feed_head(session, auth.user_id)
+        reset = request.cursor > head
         cursor = 0 if reset else request.cursor
-        changes, more = await notes.feed(session, auth.user_id, cursor, request.limit)
+        # At the head (the common no-op sync) there is nothing to read.
+        changes, more = await notes.feed(session, auth.user_id, cursor, request.limit) if cursor < head else ([], False)
     response = SyncResponse(results, list(changes), changes[-1].seq if changes else cursor, more, reset)
     return response, move
 
@@ -122,7 +134,7 @@ async def _apply(session: AsyncSession, auth: Auth, mutation: Mutation, now: dat
     await notes.save_view(session, key, auth.device_id, rev, outcome.seen)
     if prune:
         await notes.prune_applied(session, auth.user_id, now)
-    status = "merged" if outcome.merged else "applied"
+    status: Status = "merged" if outcome.merged else "applied"
     if written:
         note = notes.wire_state(key.note_id, outcome.state, Position(rev, seq, now), row.created_at if row else now)
     else:
