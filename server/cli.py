@@ -58,9 +58,13 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
 
 
 def _print_vapid(settings: Settings) -> int:
-    from server.vapid import load_or_create_keys
+    from server.vapid import VapidKeyError, load_or_create_keys
 
-    print(load_or_create_keys(settings).application_server_key)
+    try:
+        print(load_or_create_keys(settings).application_server_key)
+    except VapidKeyError as exc:
+        print(f"keeptabs: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
