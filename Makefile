@@ -39,7 +39,7 @@ bench: $(VENV)/.installed-dev chromium
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check server sync tests bench
+	$(BIN)/mypy --strict sync
 
 # Rewrites the single initial migration from the models (the schema has not been released yet).
 migration: $(VENV)/.installed-dev

