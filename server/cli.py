@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
+from typing import Any
 
 from server.config import Settings, SettingsError, load_settings
 
@@ -53,8 +55,18 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         workers=workers,
         proxy_headers=True,
         timeout_graceful_shutdown=5,
+        log_config=_log_config(),
     )
     return 0
+
+
+def _log_config() -> dict[str, Any]:
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_tokens"] = {"()": "server.hygiene.RedactTokens"}
+    config["handlers"]["access"]["filters"] = ["redact_tokens"]
+    return config
 
 
 def _print_vapid(settings: Settings) -> int:

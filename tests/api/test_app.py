@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.app import create_app
 from server.config import Settings
 from server.models import User
+from tests.conftest import NewAccount
 
 Client = AsyncTestClient[Litestar]
 
@@ -128,3 +129,38 @@ async def test_openapi_schema_lists_the_api(client: Client) -> None:
     assert schema["openapi"].startswith("3.")
     assert {"/api/auth/register", "/api/auth/login", "/api/devices"} <= set(schema["paths"])
     assert not any(path.startswith("/static") or path == "/" for path in schema["paths"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/auth/register", '{"email": "a\\u0000@example.org", "password": "long enough"}'),
+        ("POST", "/api/auth/login", '{"email": "a@example.org", "password": "pass\\u0000word"}'),
+        ("DELETE", "/api/devices/%00", None),
+    ],
+)
+async def test_nul_characters_are_422_and_change_nothing(
+    client: Client, db_sessions: async_sessionmaker[AsyncSession], method: str, path: str, body: str | None
+) -> None:
+    # PostgreSQL cannot store NUL: it must be refused up front, not turn into a 500 deep inside a query.
+    content = body.encode() if body else None
+    response = await client.request(method, path, content=content, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    async with db_sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 0
+
+
+async def test_the_text_backslash_u0000_is_an_ordinary_note(client: Client, new_account: NewAccount) -> None:
+    account = await new_account(client)
+    title = "escape sequences: \\u0000 ends a C string"
+    mutation = {
+        "id": "7d0f2c3a-0000-4000-8000-000000000001",
+        "note_id": "7d0f2c3a-0000-4000-8000-000000000002",
+        "base_rev": 0,
+        "edited_at": "2026-11-27T17:05:00.000Z",
+        "set": {"title": title},
+    }
+    response = await client.post("/api/sync", json={"mutations": [mutation]}, headers=account.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["results"][0]["note"]["title"] == title
