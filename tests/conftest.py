@@ -153,3 +153,9 @@ def new_account() -> NewAccount:
         return Account(email, password, data["user_id"], data["device_id"], data["token"])
 
     return make
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main thread for the rest of
+    the session, where pytest-asyncio can no longer start its own."""
+    items.sort(key=lambda item: "e2e" in item.path.parts)
