@@ -76,20 +76,7 @@ def reminder_of(row: Record) -> Reminder | None:
 
 
 def wire(row: Record) -> Note:
-    return Note(
-        id=row.id,
-        title=row.title,
-        body=row.body,
-        tags=list(row.tags),
-        pinned=row.pinned,
-        archived=row.archived,
-        deleted=row.deleted,
-        reminder=reminder_of(row),
-        rev=row.rev,
-        seq=row.seq,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return wire_state(row.id, state_of(row), Position(row.rev, row.seq, row.updated_at), row.created_at)
 
 
 def wire_state(note_id: str, state: NoteState, at: Position, created_at: datetime) -> Note:
@@ -110,8 +97,8 @@ def wire_state(note_id: str, state: NoteState, at: Position, created_at: datetim
     )
 
 
-def stored(row: Record) -> Stored:
-    state = NoteState(
+def state_of(row: Record) -> NoteState:
+    return NoteState(
         title=row.title,
         body=row.body,
         tags=tuple(row.tags),
@@ -120,7 +107,10 @@ def stored(row: Record) -> Stored:
         deleted=row.deleted,
         reminder=reminder_of(row),
     )
-    return Stored(state=state, rev=row.rev, clocks=_decode_clocks(row.clocks))
+
+
+def stored(row: Record) -> Stored:
+    return Stored(state=state_of(row), rev=row.rev, clocks=_decode_clocks(row.clocks))
 
 
 def columns_of(state: NoteState) -> dict[str, Any]:
