@@ -41,10 +41,33 @@ async function fromCache(request) {
   return (await (await cache()).match(request)) ?? fetch(request);
 }
 
+// Headers that described the cached body's transfer, not the page: the rewritten shell is a new body.
+const TRANSFER_HEADERS = ['content-encoding', 'content-length', 'etag', 'last-modified'];
+
+/**
+ * The shell as the server renders it is for someone signed out. When this device holds an account, the elements
+ * marked data-for="signed-in" are shown and those marked "signed-out" hidden, so the notes and the focused `New note`
+ * box (autofocus) are on screen in the first frame, before any script of the page has run.
+ */
+function forSignedIn(html) {
+  return html.replace(/<[a-z]+\s[^>]*\bdata-for="(signed-in|signed-out)"[^>]*>/g, (tag, audience) => {
+    const shown = tag.replace(/\shidden(?=[\s>])/, '');
+    return audience === 'signed-in' ? shown : shown.replace(/>$/, ' hidden>');
+  });
+}
+
 // The shell comes from the cache first, so the app opens at once, with or without a signal. Its static files are
 // versioned, so the cached shell always matches the cached files; a new version arrives through `install`.
 async function shell(request) {
-  return (await (await cache()).match('/')) ?? fetch(request);
+  const [cached, account] = await Promise.all([
+    (await cache()).match('/'),
+    db.getMeta('account').catch(() => null),
+  ]);
+  if (!cached) return fetch(request);
+  if (!account) return cached;
+  const headers = new Headers(cached.headers);
+  for (const name of TRANSFER_HEADERS) headers.delete(name);
+  return new Response(forSignedIn(await cached.text()), { status: cached.status, headers });
 }
 
 // Fetch: /api is never touched (always the network, never cached); only this version's files and "/" are served.
@@ -123,17 +146,22 @@ async function act(action, data) {
   }
 }
 
+/**
+ * Keeps the worker alive until `work` settles. Only the browser's own events can be extended: one constructed by a
+ * script (how tests click a notification, as headless browsers cannot) would throw, and the work runs all the same.
+ */
+function extend(event, work) {
+  if (event.isTrusted) event.waitUntil(work);
+  return work;
+}
+
 self.addEventListener('notificationclick', (event) => {
   const { notification, action } = event;
   notification.close();
   const data = notification.data ?? {};
-  if (!data.note_id) {
-    event.waitUntil(openNote(''));
-  } else if (action === 'done' || action === 'snooze') {
-    event.waitUntil(act(action, data));
-  } else {
-    event.waitUntil(openNote(data.note_id));
-  }
+  if (!data.note_id) extend(event, openNote(''));
+  else if (action === 'done' || action === 'snooze') extend(event, act(action, data));
+  else extend(event, openNote(data.note_id));
 });
 
 // Background Sync: edits made offline leave when the connection returns, even if every tab was closed.

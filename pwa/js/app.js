@@ -1,22 +1,28 @@
-// The app behind main.js: loads the notes, starts syncing, live updates and push, and routes `#note/<id>` to the
-// editor. Typing that began before it loaded is picked up by the capture box's first save.
+// The app behind main.js: loads the notes, starts syncing, and routes `#note/<id>` to the editor. Typing that began
+// before it loaded is picked up by the capture box's first save.
+// Only what the first screen needs is imported up front. The editor, the sign-in form, live updates, push and the
+// worker's registration arrive by import() once the browser is idle: each in its own short task, so a slow phone
+// never spends one long task evaluating the whole app while the person is trying to type.
 import { currentAccount, signOut } from './account.js';
 import { db, outbox } from './core.js';
-import { startLive } from './live.js';
-import { subscribe as subscribePush, unsubscribe as unsubscribePush } from './push.js';
 import { edited, report, soon, start as startSync } from './scheduler.js';
 import { load, onEdit, refresh } from './store.js';
-import { mountAuth, showAuth } from './ui/auth.js';
 import { mountCapture } from './ui/capture.js';
 import { byId } from './ui/dom.js';
-import { mountEditor } from './ui/editor.js';
 import { mountList } from './ui/list.js';
-import { toast } from './ui/toast.js';
-import { registerWorker } from './ui/update.js';
 
 const screens = { auth: byId('auth'), app: byId('workspace') };
 const token = async () => (await currentAccount())?.token;
+const noteInHash = () => /^#note\/(.+)$/.exec(location.hash)?.[1] ?? null;
 let stopLive = () => undefined;
+let editor = null;
+let auth = null;
+
+/** Resolves when the browser has a moment to spare (at the latest after `timeout` ms). */
+const idle = (timeout = 1000) =>
+  new Promise((resolve) => (self.requestIdleCallback ? requestIdleCallback(resolve, { timeout }) : setTimeout(resolve)));
+
+const toast = async (...args) => (await import('./ui/toast.js')).toast(...args);
 
 function showScreen(name) {
   screens.auth.hidden = name !== 'auth';
@@ -26,14 +32,20 @@ function showScreen(name) {
 }
 
 const capture = mountCapture();
-const editor = mountEditor({ onClose: () => route(''), token });
 const list = mountList({ onOpen: (id) => route(`note/${id}`) });
 
+function loadEditor() {
+  editor ??= import('./ui/editor.js').then(({ mountEditor }) => mountEditor({ onClose: () => route(''), token }));
+  return editor;
+}
+
 /** Shows what the hash names: `note/<id>` opens that note, anything else the list. */
-function follow() {
-  const [, id] = /^#note\/(.+)$/.exec(location.hash) ?? [];
-  const opened = id ? editor.open(id) : false;
-  if (!opened) editor.close();
+async function follow() {
+  const shown = noteInHash() ? await loadEditor() : await editor;
+  // The hash may have moved on while the editor loaded: show what it says now.
+  const id = noteInHash();
+  const opened = Boolean(id && shown?.open(id));
+  if (!opened) shown?.close();
   screens.app.classList.toggle('editing', opened);
   list.setCurrent(opened ? id : null);
   if (opened) byId('editor-heading').focus({ preventScroll: true });
@@ -50,9 +62,9 @@ function route(hash) {
 async function enterApp(account) {
   const shown = !screens.app.hidden;
   showScreen('app');
-  if (!shown && !location.hash.startsWith('#note/')) capture.focus();
+  if (!shown && !noteInHash()) capture.focus();
   await load();
-  follow();
+  await follow();
   startSync({
     onChanged: (ids) => refresh(ids),
     onExpired: () => {
@@ -60,29 +72,38 @@ async function enterApp(account) {
       toast('Your session ended on the server.', { action: 'Sign in', sticky: true, onAction: () => expired(account) });
     },
   });
+  await idle();
+  const [{ startLive }, push] = await Promise.all([import('./live.js'), import('./push.js')]);
   stopLive = startLive(account.token, () => soon(0));
-  subscribePush(account.token).catch(() => undefined);
+  push.subscribe(account.token).catch(() => undefined);
+}
+
+/** The sign-in form, wired; shown with `email` filled in when the server ended a session. */
+async function signInScreen(email = '') {
+  auth ??= import('./ui/auth.js').then((module) => {
+    module.mountAuth(async () => enterApp(await currentAccount()));
+    return module;
+  });
+  const { showAuth } = await auth;
+  showScreen('auth');
+  showAuth(email);
 }
 
 // Keeps the device's notes and unsent edits: signing in again as the same person sends them.
 function expired(account) {
-  showScreen('auth');
-  showAuth(account.email);
+  signInScreen(account.email);
 }
 
 async function leave() {
   const waiting = await outbox.pending();
   if (waiting && !confirm(`${waiting} change(s) have not reached the server and will be lost. Sign out anyway?`)) return;
-  await Promise.all([editor.flush(), capture.flush()]);
-  await signOut(unsubscribePush);
+  await Promise.all([editor?.then((e) => e.flush()), capture.flush()]);
+  const { unsubscribe } = await import('./push.js');
+  await signOut(unsubscribe);
   location.replace('/');
 }
 
-export async function start() {
-  onEdit(edited);
-  mountAuth(async () => enterApp(await currentAccount()));
-  byId('sign-out').addEventListener('click', leave);
-  window.addEventListener('hashchange', follow);
+function followKeys() {
   document.addEventListener('keydown', (event) => {
     const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement?.tagName ?? '');
     if (event.key === '/' && !typing) {
@@ -90,19 +111,26 @@ export async function start() {
       byId('search').focus();
     }
   });
+}
+
+export async function start() {
+  onEdit(edited);
+  byId('sign-out').addEventListener('click', leave);
+  window.addEventListener('hashchange', follow);
+  followKeys();
   // Other tabs and the service worker write notes too; follow them.
   new BroadcastChannel(db.CHANNEL).addEventListener('message', ({ data }) => {
     if (data?.type === 'changed' && data.source !== db.SOURCE) refresh(data.ids).then(report);
   });
   const account = await currentAccount();
   if (account) await enterApp(account);
-  else {
-    showScreen('auth');
-    showAuth();
-  }
+  else await signInScreen();
+  await idle();
+  if (account) loadEditor();
   navigator.storage?.persist?.().catch(() => undefined);
+  const { registerWorker } = await import('./ui/update.js');
   await registerWorker({
-    beforeReload: () => Promise.all([editor.flush(), capture.flush()]),
+    beforeReload: () => Promise.all([editor?.then((e) => e.flush()), capture.flush()]),
     onMessage: (data) => data.type === 'open' && route(`note/${data.note_id}`),
   });
 }

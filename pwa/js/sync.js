@@ -7,6 +7,9 @@
   const { db, merge, outbox: local } = self.keeptabs;
   const LOCK = 'keeptabs-sync';
   const MAX_ROUNDS = 50;
+  const FIELDS = ['title', 'body', 'tags', 'pinned', 'archived', 'deleted', 'reminder'];
+  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+  const pick = (note, keys) => Object.fromEntries(keys.map((key) => [key, note[key]]));
 
   class HttpError extends Error {
     constructor(status, problem) {
@@ -41,12 +44,35 @@
 
   const toWire = ({ id, note_id, base_rev, edited_at, set }) => ({ id, note_id, base_rev, edited_at, set });
 
+  /**
+   * Queues `set` as the note's unsent mutation (replacing the fields of one already waiting, which cannot have
+   * been sent), against `base_rev`, with `base` the values the fields are edited from.
+   */
+  async function requeueAs(outbox, note, base_rev, set, base) {
+    const waiting = await local.unsentFor(outbox, note.id);
+    const mutation = waiting ?? { id: crypto.randomUUID(), note_id: note.id, sent: false };
+    outbox.put({ ...mutation, base_rev, set, base, edited_at: note.updated_at ?? new Date().toISOString() });
+  }
+
+  /**
+   * After a reset: the server's database went back to a version older than one this device had seen. The device's
+   * copy is kept, and what differs is sent as an edit of the server's version, so the edits the server lost come
+   * back (merged there with whatever other devices did since the restore).
+   */
+  async function reclaim(t, stored, server, changed) {
+    const keys = FIELDS.filter((key) => !same(stored[key], server[key]));
+    t.objectStore('notes').put({ ...stored, rev: server.rev, seq: server.seq });
+    if (keys.length) await requeueAs(t.objectStore('outbox'), stored, server.rev, pick(stored, keys), pick(server, keys));
+    changed.add(stored.id);
+  }
+
   /** Stores a server version of a note, replaying on top of it any edit still waiting to be sent. */
   async function integrate(t, server, force, changed) {
     const notes = t.objectStore('notes');
     const outbox = t.objectStore('outbox');
     const stored = await db.req(notes.get(server.id));
     if (stored && !force && server.rev <= stored.rev) return;
+    if (stored && force && server.rev < stored.rev) return reclaim(t, stored, server, changed);
     const waiting = stored && (await local.unsentFor(outbox, server.id));
     let next = server;
     if (waiting) {
@@ -79,11 +105,15 @@
     });
   }
 
-  /** Folds one response in, in one transaction: results first (they acknowledge the outbox), then the feed. */
-  function apply(response, sent) {
+  /**
+   * Folds one response in, in one transaction: results first (they acknowledge the outbox), then the feed. `seen`,
+   * while the feed replays from 0 after a reset, collects the notes the server still has; their versions replace
+   * the stored ones even when older.
+   */
+  function apply(response, sent, seen) {
     const changed = new Set();
     return db.tx(['notes', 'outbox', 'meta'], 'readwrite', async (t) => {
-      const force = Boolean(response.reset);
+      const force = Boolean(seen);
       for (const [i, result] of response.results.entries()) {
         const mutation = sent[i];
         t.objectStore('outbox').delete(mutation.n);
@@ -91,19 +121,45 @@
         if (result.note) await integrate(t, result.note, force, changed);
       }
       for (const note of response.changes) await integrate(t, note, force, changed);
+      for (const note of [...response.changes, ...response.results.map((r) => r.note)]) if (note) seen?.add(note.id);
       t.objectStore('meta').put(response.cursor, 'cursor');
       return changed;
     });
   }
 
+  /**
+   * After a reset, once the whole feed has replayed: every note this device had synced that the server no longer
+   * has is sent again whole (base_rev 0, every field), as if this device had just created it. Notes never synced
+   * (rev 0) already have their creation queued. Resolves with the ids queued.
+   */
+  function resendLost(seen) {
+    return db.tx(['notes', 'outbox'], 'readwrite', async (t) => {
+      const notes = t.objectStore('notes');
+      const lost = (await db.req(notes.getAll())).filter((note) => note.rev > 0 && !seen.has(note.id));
+      const blank = local.blankNote('', '');
+      for (const note of lost) {
+        notes.put({ ...note, rev: 0, seq: 0 });
+        await requeueAs(t.objectStore('outbox'), note, 0, pick(note, FIELDS), pick(blank, FIELDS));
+      }
+      return lost.map((note) => note.id);
+    });
+  }
+
   async function catchUp(token) {
     const changed = new Set();
+    let seen = null;
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
       const { entries, cursor } = await takeOutbox();
       const body = { cursor, limit: 500, mutations: entries.map(toWire) };
       const response = await api('/api/sync', { method: 'POST', body, token });
-      for (const id of await apply(response, entries)) changed.add(id);
-      if (!response.more) break;
+      if (response.reset) seen = new Set();
+      for (const id of await apply(response, entries, seen)) changed.add(id);
+      if (response.more) continue;
+      if (!seen) break;
+      const lost = await resendLost(seen);
+      seen = null;
+      if (!lost.length) break;
+      for (const id of lost) changed.add(id);
     }
     return changed;
   }

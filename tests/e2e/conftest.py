@@ -49,18 +49,38 @@ def server() -> Iterator[ServerProcess]:
 
 @dataclass
 class ConsoleWatch:
-    """Console errors and uncaught exceptions of every page it watches."""
+    """Console errors and uncaught exceptions of every page it watches, and of the service worker behind it."""
 
     errors: list[str] = field(default_factory=list)
+    _contexts: set[int] = field(default_factory=set)
 
     def watch(self, page: Page) -> Page:
         page.on("console", self._on_console)
         page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+        if id(page.context) not in self._contexts:
+            # Playwright forwards the console calls of the context's service workers to the context.
+            self._contexts.add(id(page.context))
+            page.context.on("console", self._on_worker_console)
         return page
+
+    def watch_worker_errors(self, page: Page) -> None:
+        """Uncaught errors of the context's service workers, which Playwright does not forward: DevTools' ServiceWorker
+        domain reports them. Opt-in, as a second DevTools session on a page stops `set_offline()` from reaching it."""
+        cdp = page.context.new_cdp_session(page)
+        cdp.on("ServiceWorker.workerErrorReported", self._on_worker_error)
+        cdp.send("ServiceWorker.enable")
 
     def _on_console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
             self.errors.append(f"{message.text} at {message.location.get('url')}")
+
+    def _on_worker_console(self, message: ConsoleMessage) -> None:
+        if message.page is None:  # the pages' own messages arrive through watch()
+            self._on_console(message)
+
+    def _on_worker_error(self, event: dict[str, Any]) -> None:
+        error = event["errorMessage"]
+        self.errors.append(f"service worker: {error['errorMessage']} at {error['sourceURL']}:{error['lineNumber']}")
 
 
 @pytest.fixture
@@ -140,5 +160,6 @@ def profile_phone(playwright: Playwright, console: ConsoleWatch, tmp_path: Path)
     )
     context.on("page", console.watch)
     page = console.watch(context.pages[0] if context.pages else context.new_page())
+    console.watch_worker_errors(page)
     yield page
     context.close()

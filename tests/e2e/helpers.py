@@ -23,6 +23,19 @@ def eventually(check: Callable[[], T], timeout: float = 15) -> T:
             time.sleep(0.1)
 
 
+def pumping(page: Page, check: Callable[[], T], timeout: float = 15) -> T:
+    """Like eventually(), for state that Playwright events bring in (CDP events, console messages): the sync API
+    dispatches events only while it waits on the browser, so the pause between tries is a wait on the page."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            page.wait_for_timeout(50)
+
+
 def wait_for_worker(page: Page) -> None:
     """Waits until the service worker controls the page, i.e. the shell is precached."""
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")

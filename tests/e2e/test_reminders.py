@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import User, server_notes, sign_up
-from tests.e2e.helpers import eventually, note_id, wait_for_worker
+from tests.e2e.helpers import eventually, note_id, pumping, wait_for_worker
 from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -42,25 +42,48 @@ def reminder_on_server(base_url: str, user: User, note: str) -> dict[str, Any]:
     return stored
 
 
+# Chromium's getNotifications() forgets (deletes from its notification database) every notification the platform
+# does not list as displayed when the read starts. A notification whose display is still in flight is not listed
+# yet, so a read racing a showNotification() loses that notification for good. Reads must therefore wait until the
+# worker's showNotification() has settled: this wraps it, for the next push, to expose that moment.
+WATCH_NEXT_NOTIFICATION = """() => {
+  const registration = self.registration;
+  const show = registration.showNotification.bind(registration);
+  self.shownForTest = new Promise((resolve, reject) => {
+    registration.showNotification = (...args) => {
+      const shown = show(...args);
+      shown.then(resolve, reject);
+      return shown;
+    };
+  });
+}"""
+WAIT_FOR_NOTIFICATION = """() => Promise.race([
+  self.shownForTest,
+  new Promise((_, reject) => setTimeout(() => reject(new Error('no showNotification() within 15 s')), 15000)),
+])"""
+
+
 def deliver_push(page: Page, payload: dict[str, Any]) -> None:
-    """Hands a push message to the page's service worker through CDP, as a push service would."""
-    # DevTools hands the message to the worker without starting it the way a push service would: make sure it runs.
-    page.context.service_workers[0].evaluate("() => self.registration.active.state")
-    cdp = page.context.new_cdp_session(page)
-    registrations: list[dict[str, Any]] = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
-    cdp.send("ServiceWorker.enable")
+    """Hands a push message to the page's service worker through DevTools, as a push service would, and returns once
+    the worker has shown its notification."""
     origin = page.url.split("#")[0].rstrip("/") + "/"
-    for _ in range(100):  # `enable` reports the registrations as events; they arrive while Playwright runs
-        matching = [r for r in registrations if r["scopeURL"] == origin and not r["isDeleted"]]
-        if matching:
-            break
-        page.wait_for_timeout(50)
-    registration = matching[0]
+    worker = page.context.service_workers[0]
+    worker.evaluate(WATCH_NEXT_NOTIFICATION)
+    cdp = page.context.new_cdp_session(page)
+    found: list[str] = []
+
+    def on_update(event: dict[str, Any]) -> None:
+        ours = [r for r in event["registrations"] if r["scopeURL"] == origin and not r["isDeleted"]]
+        found.extend(r["registrationId"] for r in ours)
+
+    cdp.on("ServiceWorker.workerRegistrationUpdated", on_update)
+    cdp.send("ServiceWorker.enable")  # reports the registrations as events
+    registration_id = pumping(page, lambda: _first(found))
     cdp.send(
         "ServiceWorker.deliverPushMessage",
-        {"origin": origin, "registrationId": registration["registrationId"], "data": json.dumps(payload)},
+        {"origin": origin, "registrationId": registration_id, "data": json.dumps(payload)},
     )
+    worker.evaluate(WAIT_FOR_NOTIFICATION)
 
 
 def test_a_reminder_is_set_in_the_editor_and_reaches_the_server(server: ServerProcess, profile_phone: Page) -> None:
@@ -99,7 +122,7 @@ def test_a_pushed_reminder_shows_its_actions_and_done_reaches_the_server(
     }
     deliver_push(phone, payload)
 
-    shown = eventually(lambda: _one(phone.evaluate(NOTIFICATIONS)))
+    shown = _one(phone.evaluate(NOTIFICATIONS))
     assert shown == {
         "title": "Reminder",
         "body": "Send the thank-you email",
@@ -134,6 +157,11 @@ def test_the_note_a_reminder_opens_offers_done_and_snooze(server: ServerProcess,
     assert after["at"] < before["at"]  # tomorrow 9:00 became an hour from now
     phone.get_by_role("button", name="Done").click()
     assert eventually(lambda: _done(reminder_on_server(server.base_url, user, note)))["done"] is True
+
+
+def _first(items: list[str]) -> str:
+    assert items, "DevTools reported no service worker registration for the page"
+    return items[0]
 
 
 def _one(items: list[dict[str, Any]]) -> dict[str, Any]:
