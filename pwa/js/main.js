@@ -13,8 +13,12 @@ const workspace = document.getElementById('workspace');
 if (workspace.hidden && localStorage.getItem(HINT) === '1') {
   for (const element of document.querySelectorAll('[data-for]')) element.hidden = element.dataset.for !== 'signed-in';
 }
-if (!workspace.hidden) {
-  if (!location.hash.startsWith('#note/') && document.activeElement !== box) box.focus();
+if (!workspace.hidden && document.activeElement === box) {
+  // Autofocus did it in the first frame, before this script ran: typing could start from that paint on.
+  const painted = performance.getEntriesByName('first-contentful-paint')[0];
+  performance.mark('capture-ready', painted && { startTime: painted.startTime });
+} else if (!workspace.hidden) {
+  if (!location.hash.startsWith('#note/')) box.focus();
   performance.mark('capture-ready');
 }
 import('./app.js').then(({ start }) => start());

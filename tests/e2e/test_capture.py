@@ -93,3 +93,20 @@ def test_a_tab_killed_right_after_a_typing_pause_keeps_what_was_typed(
     reopened.goto(server.base_url)
     expect(reopened.get_by_role("list", name="Notes")).to_contain_text("Umbrella in the blue bag")
     expect(reopened.get_by_label("New note")).to_be_focused()
+
+
+def test_the_capture_box_is_on_screen_and_focused_before_any_script_runs(
+    server: ServerProcess, new_device: Callable[..., Page]
+) -> None:
+    phone = new_device("phone")
+    sign_up(phone, server.base_url)
+    wait_for_worker(phone)
+    # The page's scripts stay off; the service worker, another context, still serves the shell.
+    phone.context.new_cdp_session(phone).send("Emulation.setScriptExecutionDisabled", {"value": True})
+
+    phone.reload()
+
+    assert phone.evaluate("() => performance.getEntriesByName('capture-ready').length") == 0
+    expect(phone.get_by_label("New note")).to_be_visible()
+    expect(phone.get_by_label("New note")).to_be_focused()
+    expect(phone.get_by_label("Email")).to_be_hidden()
