@@ -11,8 +11,7 @@ from playwright.sync_api import Page
 T = TypeVar("T")
 
 
-def eventually(check: Callable[[], T], timeout: float = 15) -> T:
-    """Retries `check` until it stops raising AssertionError: for state the server reaches asynchronously."""
+def _retry(check: Callable[[], T], timeout: float, pause: Callable[[], object]) -> T:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -20,20 +19,18 @@ def eventually(check: Callable[[], T], timeout: float = 15) -> T:
         except AssertionError:
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.1)
+            pause()
+
+
+def eventually(check: Callable[[], T], timeout: float = 15) -> T:
+    """Retries `check` until it stops raising AssertionError: for state the server reaches asynchronously."""
+    return _retry(check, timeout, lambda: time.sleep(0.1))
 
 
 def pumping(page: Page, check: Callable[[], T], timeout: float = 15) -> T:
     """Like eventually(), for state that Playwright events bring in (CDP events, console messages): the sync API
     dispatches events only while it waits on the browser, so the pause between tries is a wait on the page."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            page.wait_for_timeout(50)
+    return _retry(check, timeout, lambda: page.wait_for_timeout(50))
 
 
 def wait_for_worker(page: Page) -> None:
