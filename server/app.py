@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
-from litestar.config.compression import CompressionConfig
 from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
 from litestar.events import EventListener
@@ -19,10 +18,12 @@ from litestar.template import TemplateConfig
 
 from server.assets import Assets
 from server.auth import provide_auth
+from server.compression import compression_config
 from server.config import Settings, load_settings
 from server.db import db_lifespan, provide_db, provide_db_session
 from server.errors import EXCEPTION_HANDLERS
 from server.hygiene import refuse_nul
+from server.memo import for_database
 from server.routes import ROUTE_HANDLERS
 from server.security import security_headers
 from server.services.events import live_channels
@@ -39,6 +40,7 @@ LISTENERS: list[EventListener] = [reminders_changed_listener]
 def create_app(settings: Settings, assets: Assets | None = None) -> Litestar:
     assets = assets or Assets()
     live = live_channels(settings)
+    memo = for_database(settings.resolved_database_url)  # SQLite only: there this process is the only writer
     return Litestar(
         route_handlers=[
             *ROUTE_HANDLERS,
@@ -52,15 +54,12 @@ def create_app(settings: Settings, assets: Assets | None = None) -> Litestar:
         lifespan=[db_lifespan, *LIFESPANS],
         listeners=[*LISTENERS, live.feed_moved_listener()],
         plugins=[live],
-        state=State({"settings": settings, "assets": assets}),
+        state=State({"settings": settings, "assets": assets, "memo": memo}),
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[security_headers(settings.behind_https)],
         before_request=refuse_nul,
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
-        compression_config=CompressionConfig(
-            # Level 9 costs 5x the CPU of level 6 for a few percent: a 10k-note pull went from 6 s to about 1 s.
-            backend="gzip", minimum_size=512, gzip_compress_level=6, exclude=["/api/events"]
-        ),
+        compression_config=compression_config(),
         openapi_config=OpenAPIConfig(
             title="KeepTabs API", version="1", path="/schema", render_plugins=[JsonRenderPlugin(path="/")]
         ),

@@ -10,10 +10,12 @@ from litestar import Litestar
 from litestar.datastructures import State
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from server.config import Settings
 from server.errors import Conflict
+
+READ_ONLY = "keeptabs_read_only"
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -42,7 +44,19 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then writes can fail with
         # SQLITE_BUSY when another writer got in between, and busy_timeout does not retry that case.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reading connection opens none: each SELECT is its own snapshot and waits for no writer.
+        if not conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads only (the hot path of every request's token check and of a no-op sync).
+
+    On SQLite it takes no lock and opens no transaction, so statements that must agree with each other belong in one
+    SELECT. On PostgreSQL it is an ordinary connection."""
+    async with engine.connect() as conn:
+        yield await conn.execution_options(**{READ_ONLY: True})
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

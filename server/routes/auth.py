@@ -9,6 +9,7 @@ from litestar import Controller, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
+from server import memo
 from server.deps import AuthDep, DbDep, SessionDep
 from server.errors import Forbidden
 from server.services import accounts
@@ -47,5 +48,6 @@ class AuthController(Controller):
         return await accounts.login(db_session, data.email, data.password, data.device_name)
 
     @post("/logout", status_code=204)
-    async def logout(self, auth: AuthDep, db: DbDep) -> None:
+    async def logout(self, auth: AuthDep, db: DbDep, state: State) -> None:
+        memo.forget_device(state, auth.device_id)
         await accounts.logout(db, auth)

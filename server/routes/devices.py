@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from litestar import Controller, delete, get
+from litestar.datastructures import State
 from litestar.params import FromPath
 
+from server import memo
 from server.deps import AuthDep, DbDep
 from server.services import accounts
 from server.services.accounts import DeviceInfo
@@ -19,5 +21,6 @@ class DeviceController(Controller):
         return await accounts.list_devices(db, auth)
 
     @delete("/{device_id:str}", status_code=204)
-    async def revoke(self, device_id: FromPath[str], auth: AuthDep, db: DbDep) -> None:
+    async def revoke(self, device_id: FromPath[str], auth: AuthDep, db: DbDep, state: State) -> None:
+        memo.forget_device(state, device_id)
         await accounts.revoke_device(db, auth, device_id)

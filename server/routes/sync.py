@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Controller, Litestar, Request, post
 from litestar.params import JSONBody
 
+from server import memo
 from server.deps import AuthDep, SessionDep
 from server.services import sync as service
 from sync.protocol import SyncRequest, SyncResponse
@@ -21,7 +22,7 @@ class SyncController(Controller):
         self, data: JSONBody[SyncRequest], auth: AuthDep, db_session: SessionDep, request: Request[Any, Any, Any]
     ) -> SyncResponse:
         service.check(data)
-        response, move = await service.sync(db_session, auth, data)
+        response, move = await service.sync(db_session, auth, data, memo.of(request.app.state))
         # Only now, with every mutation committed, may listeners tell devices (or the scheduler) to look.
         if move.cursor:
             _emit(request.app, service.FEED_MOVED, user_id=auth.user_id, cursor=move.cursor)

@@ -16,8 +16,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import memo
 from server.models.accounts import User
-from server.models.notes import AppliedMutation, DeviceNoteView, NoteRevision
+from server.models.notes import AppliedMutation, NoteRevision
 from server.models.notes import Note as NoteRow
 from sync.merge import Stored
 from sync.protocol import Note, Reminder
@@ -133,7 +134,9 @@ async def take_seq(session: AsyncSession, user_id: str) -> int:
     """The user's next change-feed position. First in every write transaction: the row lock it takes orders the
     user's writers, so seqs become visible in the order they were taken and a reader paging the feed skips none."""
     result = await session.execute(update(User).where(User.id == user_id).values(seq=User.seq + 1).returning(User.seq))
-    return int(result.scalar_one())
+    seq = int(result.scalar_one())
+    memo.moved(session, user_id, seq)
+    return seq
 
 
 async def load(session: AsyncSession, key: NoteKey) -> Record | None:
@@ -168,54 +171,13 @@ async def prune_revisions(session: AsyncSession, key: NoteKey, rev: int, now: da
     )
 
 
-async def revision(session: AsyncSession, key: NoteKey, rev: int) -> NoteState | None:
-    state = await session.scalar(
-        select(NoteRevision.state).where(
-            NoteRevision.user_id == key.user_id, NoteRevision.note_id == key.note_id, NoteRevision.rev == rev
-        )
-    )
-    return None if state is None else _decode_state(state)
-
-
-async def device_view(session: AsyncSession, key: NoteKey, device_id: str) -> tuple[int, NoteState] | None:
-    """The rev a device's last edit of the note produced, and the note as that device had it after the edit."""
-    row = (
-        await session.execute(
-            select(DeviceNoteView.rev, DeviceNoteView.state).where(
-                DeviceNoteView.user_id == key.user_id,
-                DeviceNoteView.note_id == key.note_id,
-                DeviceNoteView.device_id == device_id,
-            )
-        )
-    ).one_or_none()
-    return None if row is None else (row.rev, _decode_state(row.state))
-
-
-def _insert(session: AsyncSession, table: Any) -> Any:
-    """An INSERT that can take ON CONFLICT clauses, in the session's dialect (SQLite and PostgreSQL spell it alike)."""
-    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
-
-
-async def save_view(session: AsyncSession, key: NoteKey, device_id: str, rev: int, state: NoteState) -> None:
-    values = {"rev": rev, "state": _encode(state).decode()}
-    row = {"user_id": key.user_id, "note_id": key.note_id, "device_id": device_id, **values}
-    statement = _insert(session, DeviceNoteView).values(row)
-    conflict = [DeviceNoteView.user_id, DeviceNoteView.note_id, DeviceNoteView.device_id]
-    await session.execute(statement.on_conflict_do_update(index_elements=conflict, set_=values))
-
-
-async def record_applied(session: AsyncSession, key: NoteKey, mutation_id: str, now: datetime) -> bool:
-    """Remembers a mutation id; False if it was already applied (one statement, no read first)."""
-    row = {"user_id": key.user_id, "id": mutation_id, "note_id": key.note_id, "applied_at": now}
-    statement = _insert(session, AppliedMutation).values(row).on_conflict_do_nothing().returning(AppliedMutation.id)
-    return (await session.execute(statement)).first() is not None
-
-
-async def applied_note(session: AsyncSession, user_id: str, mutation_id: str) -> str | None:
-    """The note a mutation id was applied to, or None if it is new."""
-    return await session.scalar(
-        select(AppliedMutation.note_id).where(AppliedMutation.user_id == user_id, AppliedMutation.id == mutation_id)
-    )
+async def upsert(session: AsyncSession, table: Any, rows: list[dict[str, Any]], replace: Sequence[str]) -> None:
+    """INSERT ... ON CONFLICT (primary key) DO UPDATE SET the `replace` columns, for many rows in one statement."""
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(table)
+    keys = [column.name for column in table.__table__.primary_key]
+    set_ = {name: statement.excluded[name] for name in replace}
+    await session.execute(statement.on_conflict_do_update(index_elements=keys, set_=set_), rows)
 
 
 async def prune_applied(session: AsyncSession, user_id: str, now: datetime) -> None:

@@ -21,30 +21,31 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.auth import Auth
+from server.db import READ_ONLY
 from server.errors import PayloadTooLarge, Unprocessable
+from server.memo import Memo
 from server.models.base import utcnow
 from server.services import notes
+from server.services.batch import apply_mutations
 from server.services.notes import NoteKey, Position
-from sync.merge import NEW, BaseAhead, Edit, merge_mutation
+from sync.merge import Edit, merge_mutation
 from sync.protocol import (
     MAX_MUTATIONS,
-    Mutation,
     MutationResult,
     Note,
     NoteSet,
     Reminder,
-    Status,
     SyncRequest,
     SyncResponse,
 )
 from sync.reminders import zone
-from sync.state import EMPTY, SERVER, NoteState
+from sync.state import SERVER
 
 FEED_MOVED = "feed_moved"
 REMINDERS_CHANGED = "reminders_changed"
@@ -58,19 +59,6 @@ class FeedMove:
     reminders: bool = False
 
 
-class Applied(NamedTuple):
-    result: MutationResult
-    seq: int = 0
-    reminder_changed: bool = False
-
-
-class _Undo(Exception):
-    """Rolls back a mutation's transaction (its seq included) and carries the answer for that mutation."""
-
-    def __init__(self, applied: Applied) -> None:
-        self.applied = applied
-
-
 def check(request: SyncRequest) -> None:
     """The limits msgspec cannot express: the mutation count (413) and reminder zones (422)."""
     if len(request.mutations) > MAX_MUTATIONS:
@@ -81,80 +69,40 @@ def check(request: SyncRequest) -> None:
             raise Unprocessable(f"mutations[{i}].set.reminder.tz", f"{reminder.tz!r} is not an IANA time zone")
 
 
-async def sync(session: AsyncSession, auth: Auth, request: SyncRequest) -> tuple[SyncResponse, FeedMove]:
-    """Applies each mutation in its own transaction, then reads the feed. `session` must have no transaction open."""
+async def sync(
+    session: AsyncSession, auth: Auth, request: SyncRequest, memo: Memo | None = None
+) -> tuple[SyncResponse, FeedMove]:
+    """Applies the mutations in one transaction, then reads the feed. `session` must have no transaction open."""
+    results: list[MutationResult] = []
     move = FeedMove()
-    results = []
-    for i, mutation in enumerate(request.mutations):
-        applied = await apply_mutation(session, auth, mutation, prune=i == 0)
-        results.append(applied.result)
-        move.cursor = max(move.cursor, applied.seq)
-        move.reminders = move.reminders or applied.reminder_changed
+    if request.mutations:
+        async with session.begin():
+            results, batch = await apply_mutations(session, auth, request.mutations, utcnow())
+        move = FeedMove(batch.seq if batch.seq != batch.first_seq else 0, batch.reminders_changed)
+    head = None if request.mutations else _known_head(auth, request, memo)
+    if head is not None and request.cursor == head:
+        return SyncResponse(results, [], head, False, False), move  # the most common request: nothing new
     async with session.begin():
+        await session.connection(execution_options={READ_ONLY: True})
+        if head is None:
+            head = await notes.feed_head(session, auth.user_id)
+            if memo is not None:
+                memo.read_head(auth.user_id, head)
         # A cursor ahead of the feed means the database went back in time (a restored backup): start again from 0.
-        head = await notes.feed_head(session, auth.user_id)
         reset = request.cursor > head
         cursor = 0 if reset else request.cursor
-        # At the head (the common no-op sync) there is nothing to read.
         changes, more = await notes.feed(session, auth.user_id, cursor, request.limit) if cursor < head else ([], False)
     response = SyncResponse(results, list(changes), changes[-1].seq if changes else cursor, more, reset)
     return response, move
 
 
-async def apply_mutation(session: AsyncSession, auth: Auth, mutation: Mutation, *, prune: bool = False) -> Applied:
-    """One mutation, atomically: either all of it (note, revision, device view, mutation id) commits or none."""
-    try:
-        async with session.begin():
-            return await _apply(session, auth, mutation, utcnow(), prune)
-    except _Undo as undo:
-        return undo.applied
-
-
-async def _apply(session: AsyncSession, auth: Auth, mutation: Mutation, now: datetime, prune: bool) -> Applied:
-    key = NoteKey(auth.user_id, mutation.note_id)
-    seq = await notes.take_seq(session, auth.user_id)
-    if not await notes.record_applied(session, key, mutation.id, now):
-        earlier = await notes.applied_note(session, auth.user_id, mutation.id)
-        note = await notes.wire_note(session, NoteKey(auth.user_id, earlier or mutation.note_id))
-        raise _Undo(Applied(MutationResult(mutation.id, "duplicate", note)))
-    row = await notes.load(session, key)
-    current = notes.stored(row) if row else NEW
-    edit = Edit(mutation.base_rev, mutation.edited_at, auth.device_id, mutation.changes)
-    try:
-        base = await _base(session, key, auth.device_id, mutation.base_rev, current.rev)
-        outcome = merge_mutation(current, base, edit, now=now)
-    except BaseAhead as exc:
-        problem = {"type": "about:blank", "title": "Conflict", "status": 409, "detail": str(exc)}
-        note = notes.wire(row) if row else None
-        raise _Undo(Applied(MutationResult(mutation.id, "rejected", note, problem))) from exc
-    written = outcome.changed or row is None  # a note a device created is stored even if it is still empty
-    rev = current.rev + 1 if written else current.rev
-    if written:
-        await notes.save(session, key, outcome.state, outcome.clocks, Position(rev, seq, now))
-    await notes.save_view(session, key, auth.device_id, rev, outcome.seen)
-    if prune:
-        await notes.prune_applied(session, auth.user_id, now)
-    status: Status = "merged" if outcome.merged else "applied"
-    if written:
-        note = notes.wire_state(key.note_id, outcome.state, Position(rev, seq, now), row.created_at if row else now)
-    else:
-        assert row is not None
-        note = notes.wire(row)
-    result = MutationResult(mutation.id, status, note)
-    return Applied(result, seq if written else 0, written and outcome.state.reminder != current.state.reminder)
-
-
-async def _base(session: AsyncSession, key: NoteKey, device_id: str, base_rev: int, rev: int) -> NoteState | None:
-    """What the device edited: its own last edit if it has not seen that edit's result yet (a lost response), else
-    the revision it names. None if that revision was pruned."""
-    if base_rev >= rev:
-        return None  # not a concurrent edit: the merge does not look at the base
-    view = await notes.device_view(session, key, device_id)
-    if view is not None and view[0] > base_rev:
-        return view[1]
-    if base_rev == 0:
-        return EMPTY
-    return await notes.revision(session, key, base_rev)
+def _known_head(auth: Auth, request: SyncRequest, memo: Memo | None) -> int | None:
+    """The feed head without asking the database: from the memo, or as the token's query read it. The memo's head
+    may be behind, never ahead, so it is only trusted when the device is not past it."""
+    known = memo.head(auth.user_id) if memo is not None else None
+    if known is not None and request.cursor <= known:
+        return known
+    return auth.feed_head
 
 
 async def apply_server_change(

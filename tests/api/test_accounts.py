@@ -147,6 +147,19 @@ async def test_revoking_a_device_ends_its_token(client: Client, new_account: New
     assert [d["id"] for d in (await client.get("/api/devices", headers=laptop)).json()] == [login.json()["device_id"]]
 
 
+async def test_revoking_a_device_ends_a_token_it_just_used(client: Client, new_account: NewAccount) -> None:
+    """On SQLite a used token is remembered in memory: revocation must end it there too, at once."""
+    phone = await new_account(client)
+    login = await client.post("/api/auth/login", json={"email": phone.email, "password": phone.password})
+    laptop = {"Authorization": f"Bearer {login.json()['token']}"}
+    for _ in range(2):
+        assert (await client.post("/api/sync", json={"cursor": 0}, headers=phone.headers)).status_code == 200
+    assert (await client.delete(f"/api/devices/{phone.device_id}", headers=laptop)).status_code == 204
+    assert (await client.post("/api/sync", json={"cursor": 0}, headers=phone.headers)).status_code == 401
+    assert (await client.post("/api/auth/logout", headers=laptop)).status_code == 204
+    assert (await client.post("/api/sync", json={"cursor": 0}, headers=laptop)).status_code == 401
+
+
 async def test_another_user_can_neither_see_nor_revoke_devices(
     client: Client, db_sessions: Sessions, new_account: NewAccount
 ) -> None:

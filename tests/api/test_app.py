@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.app import create_app
 from server.config import Settings
 from server.models import User
+from tests.api.test_sync_support import mutation, new_id
 from tests.conftest import NewAccount
 
 Client = AsyncTestClient[Litestar]
@@ -66,10 +67,25 @@ async def test_static_files_are_versioned_and_cached_for_a_year(client: Client, 
     assert (await client.get(f"/static/0000000000/{name}")).status_code == 404
 
 
-async def test_large_responses_are_gzipped(client: Client) -> None:
+async def test_large_responses_are_gzipped_for_clients_without_brotli(client: Client) -> None:
     response = await client.get("/schema", headers={"accept-encoding": "gzip"})
     assert response.headers["content-encoding"] == "gzip"
     assert response.json()["openapi"]  # httpx decoded it: the body was valid gzip
+
+
+async def test_browsers_get_brotli_small_and_large(client: Client, app: Litestar, new_account: NewAccount) -> None:
+    browser = {"accept-encoding": "gzip, deflate, br, zstd"}
+    assets = app.state.assets
+    name = next(f for f in assets.files if f.endswith(".css"))
+    small = await client.get(f"{assets.prefix}/{name}", headers=browser)
+    assert small.headers["content-encoding"] == "br"
+    assert small.content == (assets.root / name).read_bytes()  # httpx decoded it: the body was valid brotli
+    account = await new_account(client)
+    body = "lorem ipsum dolor sit amet\n" * 3000
+    mutations = [mutation(new_id(), body=body) for _ in range(3)]  # about 250 KB of JSON back: the large path
+    sent = await client.post("/api/sync", json={"mutations": mutations}, headers={**account.headers, **browser})
+    assert sent.headers["content-encoding"] == "br"
+    assert [n["body"] for n in sent.json()["changes"]] == [body] * 3
 
 
 @pytest.mark.parametrize("path", ["/", "/healthz", "/api/devices", "/no/such/page", "/sw.js"])

@@ -205,6 +205,34 @@ async def test_each_change_gets_its_own_increasing_seq(client: Client, new_accou
     )
     assert [r["note"]["seq"] for r in results] == [1, 2, 3, 4]
     assert [r["note"]["rev"] for r in results] == [1, 1, 2, 2]
+    # One request, yet each change has its own moment, in order (the notes list sorts on created_at).
+    moments = [datetime.fromisoformat(r["note"]["updated_at"]) for r in results]
+    assert moments == sorted(moments) and len(set(moments)) == 4
+    created = [datetime.fromisoformat(r["note"]["created_at"]) for r in results[:2]]
+    assert created[0] < created[1]
+
+
+async def test_mutations_of_one_request_apply_in_order_each_seeing_the_last(
+    client: Client, new_account: NewAccount
+) -> None:
+    acct = await new_account(client)
+    note_id = new_id()
+    first = mutation(note_id, body="milk\neggs\n")
+    results = await push(
+        client,
+        acct,
+        first,
+        mutation(note_id, 1, body="oat milk\neggs\n"),
+        # Still based on rev 1, as if the answer to the edit before was lost: merged against that edit's text, so
+        # the device's own "oat " goes, as it asked, and nothing is doubled.
+        mutation(note_id, 1, body="milk\neggs\nbread\n"),
+        first,
+        mutation(note_id, 9, body="ahead"),
+    )
+    assert [r["status"] for r in results] == ["applied", "applied", "applied", "duplicate", "rejected"]
+    assert [(r["note"]["rev"], r["note"]["seq"]) for r in results] == [(1, 1), (2, 2), (3, 3), (3, 3), (3, 3)]
+    notes, cursor = await pull(client, acct)
+    assert notes[note_id]["body"] == "milk\neggs\nbread\n" and cursor == 3
 
 
 async def test_unchanged_note_keeps_rev_and_seq(client: Client, new_account: NewAccount) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import server.app
 from server.config import Settings
 from server.services.sync import apply_server_change
-from tests.api.test_sync_support import Client, iso, mutation, new_id, pull, push, sync
+from tests.api.test_sync_support import Client, iso, mutation, new_id, pull, push, second_device, sync
 from tests.conftest import NewAccount
 
 
@@ -52,6 +52,20 @@ async def test_cursor_ahead_of_the_server_resets(client: Client, new_account: Ne
     data = await sync(client, acct, mutation(new_id(), title="unsent edit"), cursor=99)
     assert data["reset"] is True and data["results"][0]["status"] == "applied"
     assert [n["seq"] for n in data["changes"]] == [1, 2] and data["cursor"] == 2
+
+
+async def test_a_device_at_the_head_sees_another_devices_change_now(client: Client, new_account: NewAccount) -> None:
+    """A no-op sync may be answered from memory (SQLite): that memory moves before the writer hears back."""
+    phone = await new_account(client)
+    laptop = await second_device(client, phone, "laptop")
+    await push(client, laptop, mutation(new_id(), title="from the laptop"))
+    _, head = await pull(client, laptop)
+    for _ in range(2):
+        assert (await sync(client, laptop, cursor=head))["changes"] == []
+    note_id = new_id()
+    await push(client, phone, mutation(note_id, title="from the phone"))
+    data = await sync(client, laptop, cursor=head)
+    assert [n["id"] for n in data["changes"]] == [note_id] and data["cursor"] == head + 1
 
 
 async def test_default_limit_is_500(client: Client, new_account: NewAccount) -> None:
