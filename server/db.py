@@ -53,10 +53,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection for reads only (the hot path of every request's token check and of a no-op sync).
 
-    On SQLite it takes no lock and opens no transaction, so statements that must agree with each other belong in one
-    SELECT. On PostgreSQL it is an ordinary connection."""
+    It opens no transaction (on SQLite: takes no lock; on PostgreSQL: spares the BEGIN and ROLLBACK round trips), so
+    statements that must agree with each other belong in one SELECT."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
     async with engine.connect() as conn:
-        yield await conn.execution_options(**{READ_ONLY: True})
+        yield await conn.execution_options(**options)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
