@@ -2,10 +2,12 @@
 
 Measures, in one run:
 - baseline A: messages encrypted per second on one core (Encryptor.encrypt in a loop, no I/O);
-- baseline B: plain POSTs per second from one pooled httpx client to the same sink (no encryption, no database);
+- baseline B: plain POSTs per second with the server's own push client to the same sink (no encryption, no
+  database);
 - the real thing: `keeptabs serve` on PostgreSQL with 10k notes whose reminders all come due at T0, and a push
   sink (a separate process, uvicorn + httptools) that counts arrivals and decrypts every 50th message.
-It prints the time from T0 until the last message arrived, throughput, and ratios against the baselines.
+It prints the time from T0 until the last message arrived, throughput, the CPU spent by the server, the sink and
+PostgreSQL, how busy the whole machine was, and ratios against the baselines.
 Target: all 10k within 10 s on a 2-core machine.
 
     .venv/bin/python bench/bench_reminders.py [--users 1000] [--per-user 10] [--workers 1]
@@ -18,6 +20,7 @@ import asyncio
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -134,7 +137,9 @@ async def baseline_post(port: int, count: int, concurrency: int = 200) -> float:
 
         async def one(i: int) -> None:
             async with gate:
-                response = await client.post(f"http://127.0.0.1:{port}/baseline/{i}", content=b"x" * 400)
+                response = await client.send(
+                    httpx.Request("POST", f"http://127.0.0.1:{port}/baseline/{i}", content=b"x" * 400)
+                )
                 assert response.status_code == 201
 
         started = time.perf_counter()
@@ -259,6 +264,28 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU of every process named postgres on this machine (a local server; other databases' work counts too)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if text.split(" (", 1)[1].startswith("postgres)"):
+            fields = text.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, over all cores, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
 # ------------------------------------------------------------------------------------------------------------ main
 def sink_stats(port: int) -> dict[str, Any]:
     return httpx.get(f"http://127.0.0.1:{port}/stats", timeout=5).json()  # type: ignore[no-any-return]
@@ -313,14 +340,13 @@ async def bench(args: argparse.Namespace) -> int:
             if datetime.now(UTC) >= t0:
                 print("warning: the server started after T0; raise --lead", file=sys.stderr)
             assert server.process is not None
-            cpu_before = tree_cpu_seconds(server.process.pid)
-            stats = await asyncio.to_thread(wait_for_sink, port, baseline_count + total, time.monotonic() + 120)
-            server_cpu = tree_cpu_seconds(server.process.pid) - cpu_before
+            stats, cpu = await measure(server.process.pid, sink.pid, port, baseline_count + total, t0)
         delivered, finished = await delivery_counts(url)
     finally:
         sink.terminate()
         sink.wait(10)
         await drop_database(name)
+        shutil.rmtree(tmp, ignore_errors=True)
     arrived = stats["count"] - baseline_count
     elapsed = stats["last"] - t0.timestamp()
     rate = arrived / elapsed if elapsed > 0 else float("nan")
@@ -329,8 +355,7 @@ async def bench(args: argparse.Namespace) -> int:
     print(f"sample decrypted by the sink: {stats['checked']}, bad: {stats['bad']}")
     print(f"first arrived {stats['first'] - t0.timestamp():.2f} s after T0")
     print(f"all arrived {elapsed:.2f} s after T0 (target 10 s) -> {rate:,.0f} messages/s end to end")
-    print(f"server CPU: {server_cpu:.2f} s = {server_cpu / max(arrived, 1) * 1000:.2f} ms per message")
-    print(f"load average during the run (other work on this machine counts): {os.getloadavg()[0]:.2f}")
+    report_cpu(cpu, arrived)
     print(f"baseline A, encryption only, 1 core: {encrypt_rate:,.0f} messages/s")
     print(f"baseline B, plain POSTs to the sink with the server's client: {post_rate:,.0f} requests/s")
     print(f"ratio end-to-end / encryption baseline: {rate / encrypt_rate:.2f}")
@@ -338,6 +363,31 @@ async def bench(args: argparse.Namespace) -> int:
     ok = arrived == total and elapsed <= 10 and stats["bad"] == 0
     print("PASS" if ok else "MISSED TARGET")
     return 0 if ok else 1
+
+
+async def measure(server_pid: int, sink_pid: int, port: int, count: int, t0: datetime) -> tuple[dict[str, Any], dict]:
+    """The sink's stats once `count` messages arrived, and the CPU seconds each party spent meanwhile."""
+    server_before, sink_before = tree_cpu_seconds(server_pid), tree_cpu_seconds(sink_pid)
+    await asyncio.sleep(max(0.0, (t0 - datetime.now(UTC)).total_seconds()))
+    machine_before, pg_before = machine_busy_seconds(), postgres_cpu_seconds()
+    stats = await asyncio.to_thread(wait_for_sink, port, count, time.monotonic() + 120)
+    busy, total = (after - before for after, before in zip(machine_busy_seconds(), machine_before, strict=True))
+    cpu = {
+        "server": tree_cpu_seconds(server_pid) - server_before,
+        "sink": tree_cpu_seconds(sink_pid) - sink_before,
+        "postgres": postgres_cpu_seconds() - pg_before,
+        "machine": busy / total,
+    }
+    return stats, cpu
+
+
+def report_cpu(cpu: dict[str, float], arrived: int) -> None:
+    per_message = 1000 / max(arrived, 1)
+    print(f"server CPU: {cpu['server']:.2f} s = {cpu['server'] * per_message:.2f} ms per message")
+    print(f"push sink CPU: {cpu['sink']:.2f} s = {cpu['sink'] * per_message:.2f} ms per message")
+    print(f"PostgreSQL CPU (all its processes, other databases included): {cpu['postgres']:.2f} s")
+    print(f"whole machine busy {cpu['machine']:.0%} of its {os.cpu_count()} cores from T0 to the end")
+    print(f"load average during the run (other work on this machine counts): {os.getloadavg()[0]:.2f}")
 
 
 def _settings(url: str) -> Any:

@@ -38,7 +38,10 @@ class ReminderOccurrence(Base):
     """
 
     __tablename__ = "reminder_occurrences"
-    __table_args__ = (UniqueConstraint("user_id", "note_id", "at"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "note_id", "at"),
+        Index("ix_reminder_occurrences_finished_at", "finished_at"),  # pruning finished occurrences
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -52,7 +55,10 @@ class PushDelivery(Base):
     """What happened to one message to one subscription: the answer to "did it go out?"."""
 
     __tablename__ = "push_deliveries"
-    __table_args__ = (Index("ix_push_deliveries_user_id_note_id_sent_at", "user_id", "note_id", "sent_at"),)
+    __table_args__ = (
+        Index("ix_push_deliveries_user_id_note_id_sent_at", "user_id", "note_id", "sent_at"),
+        Index("ix_push_deliveries_sent_at", "sent_at"),  # pruning old records
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -11,8 +11,9 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from server.deps import AuthDep, DbDep, SessionDep
 from server.errors import NotFound
-from server.services import push
-from server.services.push import DeliveryInfo, PushService, SubscriptionRequest, UnsubscribeRequest
+from server.services import deliveries, push
+from server.services.deliveries import DeliveryInfo
+from server.services.push import PushService, SubscriptionRequest, UnsubscribeRequest
 from server.services.reminders import note_exists
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="How many records, newest first.")]
@@ -58,7 +59,7 @@ class PushController(Controller):
     @get("/deliveries")
     async def deliveries(self, auth: AuthDep, db: DbDep, limit: Limit = 100) -> list[DeliveryInfo]:
         """The newest messages sent to this user's devices, reminders and tests alike."""
-        return await push.list_deliveries(db, auth.user_id, None, limit)
+        return await deliveries.list_deliveries(db, auth.user_id, None, limit)
 
 
 class NoteDeliveriesController(Controller):
@@ -72,4 +73,4 @@ class NoteDeliveriesController(Controller):
         """Did this note's reminder go out? One entry per occurrence and subscription, newest first."""
         if not await note_exists(db, auth.user_id, note_id):
             raise NotFound("No such note.")
-        return await push.list_deliveries(db, auth.user_id, note_id, limit)
+        return await deliveries.list_deliveries(db, auth.user_id, note_id, limit)

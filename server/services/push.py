@@ -8,13 +8,14 @@ import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric import ec
 from msgspec import Meta, Struct
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,8 +23,9 @@ from server.auth import Auth
 from server.config import Settings
 from server.errors import NotFound, Unprocessable
 from server.models.base import utcnow
-from server.models.push import PushDelivery, PushSubscription
+from server.models.push import PushSubscription
 from server.push_guard import MAX_ENDPOINT_LENGTH, EndpointGuard, EndpointRefused
+from server.services.deliveries import record
 from server.vapid import VapidKeys
 from server.webpush import MAX_PAYLOAD_BYTES, Encryptor, PushSender, PushTarget, Result, new_http_client
 
@@ -35,6 +37,9 @@ NOTE_PATH = "/#note/{note_id}"
 DECLARATIVE_PUSH = 8030
 B64URL = r"^[A-Za-z0-9_-]+={0,2}$"
 SHUTDOWN_GRACE = 3.0
+RESOLVE_EVERY = 5.0
+"""Seconds a push host's checked addresses are reused for: a burst resolves each host once, and a changed DNS
+answer is trusted only briefly."""
 
 
 class SubscriptionKeys(Struct):
@@ -54,21 +59,6 @@ class UnsubscribeRequest(Struct):
     endpoint: Annotated[str, Meta(min_length=1, max_length=MAX_ENDPOINT_LENGTH)]
 
 
-class DeliveryInfo(Struct):
-    id: int
-    kind: str
-    note_id: str | None
-    at: datetime | None
-    """The reminder occurrence this message was for."""
-    device_id: str | None
-    push_service: str
-    status: str
-    http_status: int | None
-    attempts: int
-    error: str | None
-    sent_at: datetime
-
-
 @dataclass(frozen=True)
 class Outgoing:
     """One message for one subscription, with what the delivery record needs to say about it."""
@@ -84,7 +74,9 @@ class Outgoing:
     occurrence_at: datetime | None = None
 
 
+@lru_cache(maxsize=4096)
 def iso_z(when: datetime) -> str:
+    # Cached: the reminders of a burst share a few due times, and strftime is a real cost per message.
     when = when.astimezone(UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
@@ -209,68 +201,13 @@ def outgoing_for(subscription: PushSubscription, payload: bytes, kind: str, **oc
     return Outgoing(subscription.id, subscription.user_id, subscription.device_id, target, payload, kind, **occurrence)
 
 
-async def record(session: AsyncSession, results: Sequence[tuple[Outgoing, Result]]) -> None:
-    """Writes the delivery record and removes the subscriptions the push service said are gone."""
-    if not results:
-        return
-    rows = [
-        {
-            "user_id": out.user_id,
-            "kind": out.kind,
-            "note_id": out.note_id,
-            "occurrence_at": out.occurrence_at,
-            "subscription_id": out.subscription_id,
-            "device_id": out.device_id,
-            "push_service": _push_service(out.target.endpoint),
-            "status": str(result.outcome),
-            "http_status": result.status,
-            "attempts": result.attempts,
-            "error": (result.error or None) and result.error[:500],
-            "sent_at": result.finished_at,
-        }
-        for out, result in results
-    ]
-    await session.execute(insert(PushDelivery), rows)
-    gone = [out.subscription_id for out, result in results if result.outcome == "gone"]
-    if gone:
-        await session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
-
-
-def _push_service(endpoint: str) -> str:
-    split = urlsplit(endpoint)
-    return f"{split.scheme}://{split.hostname or ''}"
-
-
-async def list_deliveries(db: AsyncSession, user_id: str, note_id: str | None, limit: int) -> list[DeliveryInfo]:
-    query = select(PushDelivery).where(PushDelivery.user_id == user_id)
-    if note_id is not None:
-        query = query.where(PushDelivery.note_id == note_id)
-    rows = await db.scalars(query.order_by(PushDelivery.sent_at.desc(), PushDelivery.id.desc()).limit(limit))
-    return [
-        DeliveryInfo(
-            r.id,
-            r.kind,
-            r.note_id,
-            r.occurrence_at,
-            r.device_id,
-            r.push_service,
-            r.status,
-            r.http_status,
-            r.attempts,
-            r.error,
-            r.sent_at,
-        )
-        for r in rows
-    ]
-
-
 class PushService:
     """The process's push machinery: keys, the endpoint guard and one pooled sender, on `app.state.push`."""
 
     def __init__(self, settings: Settings, keys: VapidKeys, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.keys = keys
         self.sessionmaker = sessionmaker
-        self.guard = EndpointGuard(settings.push_allow_loopback)
+        self.guard = EndpointGuard(settings.push_allow_loopback, cache_seconds=RESOLVE_EVERY)
         self.client = new_http_client()
         self.sender = PushSender(Encryptor(keys, settings.vapid_subject, settings.push_ttl), self.guard, self.client)
         self._background: set[asyncio.Task[Any]] = set()

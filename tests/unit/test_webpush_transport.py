@@ -1,8 +1,10 @@
-"""The push transport: keep-alive, TLS to a checked address under the endpoint's name, timeouts, bounded bodies."""
+"""The push transport: keep-alive, TLS to a checked address under the endpoint's name, timeouts, bounded bodies,
+and strict parsing of whatever a push service (a host a user chose) answers."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ssl
 import threading
@@ -17,7 +19,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from server.push_transport import MAX_BODY, PushTransport
+from server.push_transport import (
+    MAX_BODY,
+    ConnectError,
+    Origin,
+    ProtocolError,
+    PushTransport,
+    Response,
+    Timeout,
+    Timeouts,
+)
+from server.webpush import new_http_client
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 CREATED = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
@@ -45,8 +57,38 @@ async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[int]]]:
         server.close()
 
 
-def client(timeout: float = 5.0, tls: ssl.SSLContext | None = None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=PushTransport(tls or ssl.create_default_context()), timeout=timeout)
+class Client:
+    """The transport with a test's defaults: plain HTTP to 127.0.0.1."""
+
+    def __init__(self, timeout: float = 5.0, tls: ssl.SSLContext | None = None) -> None:
+        self.transport = PushTransport(tls or ssl.create_default_context(), timeouts=Timeouts(timeout, timeout))
+
+    async def post(self, port: int, body: bytes = b"x", origin: Origin | None = None) -> Response:
+        origin = origin or ("http", "127.0.0.1", port, "127.0.0.1")
+        return await self.transport.post(origin, "/p", [("Host", f"127.0.0.1:{port}")], body)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.transport.aclose()
+
+
+def client(timeout: float = 5.0, tls: ssl.SSLContext | None = None) -> Client:
+    return Client(timeout, tls)
+
+
+def answering(*answers: bytes) -> Handler:
+    """A server that reads one request per answer and writes that answer, then closes."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for answer in answers:
+            await read_request(reader)
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+
+    return handler
 
 
 async def test_connections_are_kept_alive(serve: Callable[[Handler], Awaitable[int]]) -> None:
@@ -65,7 +107,7 @@ async def test_connections_are_kept_alive(serve: Callable[[Handler], Awaitable[i
     port = await serve(handler)
     async with client() as http:
         for _ in range(5):
-            assert (await http.post(f"http://127.0.0.1:{port}/p", content=b"hello")).status_code == 201
+            assert (await http.post(port, b"hello")).status == 201
     assert len(connections) == 1
 
 
@@ -82,7 +124,7 @@ async def test_an_idle_connection_closed_by_the_server_is_replaced(serve: Callab
     port = await serve(handler)
     async with client() as http:
         for _ in range(3):
-            assert (await http.post(f"http://127.0.0.1:{port}/p", content=b"x")).status_code == 201
+            assert (await http.post(port)).status == 201
     assert len(connections) == 3
 
 
@@ -92,14 +134,14 @@ async def test_a_silent_server_times_out(serve: Callable[[Handler], Awaitable[in
 
     port = await serve(handler)
     async with client(timeout=0.3) as http:
-        with pytest.raises(httpx.ReadTimeout):
-            await http.post(f"http://127.0.0.1:{port}/p", content=b"x")
+        with pytest.raises(Timeout):
+            await http.post(port)
 
 
 async def test_refused_connection_is_a_connect_error() -> None:
     async with client() as http:
-        with pytest.raises(httpx.ConnectError):
-            await http.post("http://127.0.0.1:9/p", content=b"x")
+        with pytest.raises(ConnectError):
+            await http.post(9)
 
 
 async def test_a_huge_answer_is_cut_and_the_connection_dropped(serve: Callable[[Handler], Awaitable[int]]) -> None:
@@ -117,9 +159,9 @@ async def test_a_huge_answer_is_cut_and_the_connection_dropped(serve: Callable[[
 
     port = await serve(handler)
     async with client() as http:
-        first = await http.post(f"http://127.0.0.1:{port}/p", content=b"x")
-        assert (first.status_code, len(first.content)) == (400, MAX_BODY)
-        await http.post(f"http://127.0.0.1:{port}/p", content=b"x")
+        first = await http.post(port)
+        assert (first.status, len(first.body)) == (400, MAX_BODY)
+        await http.post(port)
     assert len(connections) == 2
 
 
@@ -172,15 +214,133 @@ async def test_tls_goes_to_the_address_but_checks_the_name(tmp_path: Path) -> No
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     port = server.server_address[1]
     trusting = ssl.create_default_context(cafile=str(cert))
+    transport = PushTransport(trusting)
+    headers = [("Host", f"push.example.test:{port}")]
     try:
-        async with client(tls=trusting) as http:
-            url = f"https://127.0.0.1:{port}/push/1"
-            headers = {"Host": f"push.example.test:{port}"}
-            ok = await http.post(url, content=b"x", headers=headers, extensions={"sni_hostname": "push.example.test"})
-            assert ok.status_code == 201
-            with pytest.raises(httpx.ConnectError, match=r"(?i)certificate"):
-                await http.post(url, content=b"x", headers=headers, extensions={"sni_hostname": "evil.example.test"})
+        ok = await transport.post(("https", "127.0.0.1", port, "push.example.test"), "/push/1", headers, b"x")
+        assert ok.status == 201
+        with pytest.raises(ConnectError, match=r"(?i)certificate"):
+            await transport.post(("https", "127.0.0.1", port, "evil.example.test"), "/push/1", headers, b"x")
     finally:
+        await transport.aclose()
         server.shutdown()
         server.server_close()
     assert seen_hosts == [f"push.example.test:{port}"]
+
+
+async def test_chunked_answer_with_retry_after_is_read_and_the_connection_kept(
+    serve: Callable[[Handler], Awaitable[int]],
+) -> None:
+    chunked = (
+        b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"4;ext=1\r\nslow\r\n5\r\n down\r\n0\r\nX-Trailer: t\r\n\r\n"
+    )
+    connections: list[int] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        await answering(chunked, CREATED)(reader, writer)
+
+    port = await serve(handler)
+    async with client() as http:
+        first = await http.post(port)
+        assert (first.status, first.headers["retry-after"], first.body) == (429, "7", b"slow down")
+        assert (await http.post(port)).status == 201
+    assert len(connections) == 1
+
+
+async def test_interim_answers_are_skipped(serve: Callable[[Handler], Awaitable[int]]) -> None:
+    port = await serve(answering(b"HTTP/1.1 100 Continue\r\n\r\n" + CREATED))
+    async with client() as http:
+        assert (await http.post(port)).status == 201
+
+
+async def test_connection_close_and_http_1_0_are_not_reused(serve: Callable[[Handler], Awaitable[int]]) -> None:
+    connections: list[int] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 201 Created\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            await read_request(reader)  # a second request on this connection would be answered, and counted
+            writer.write(CREATED)
+            connections.append(99)
+
+    port = await serve(handler)
+    async with client() as http:
+        for _ in range(2):
+            assert (await http.post(port)).status == 201
+    assert connections == [1, 1]
+
+
+async def test_body_without_length_is_read_to_the_close(serve: Callable[[Handler], Awaitable[int]]) -> None:
+    port = await serve(answering(b"HTTP/1.0 400 Bad Request\r\n\r\nno such subscription"))
+    async with client() as http:
+        answer = await http.post(port)
+    assert (answer.status, answer.body) == (400, b"no such subscription")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/2 201 Created\r\n\r\n",
+        b"ICY 200 OK\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nbad header\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nX: a\r\n folded\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx",
+        b"HTTP/1.1 201 Created\r\nContent-Length: +1\r\n\r\nx",
+        b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n1_0\r\n",
+        b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nContent-Length: 10\r\n\r\nshort",
+        b"HTTP/1.1 201 Created\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+    ],
+    ids=[
+        "http2",
+        "not-http",
+        "no-colon",
+        "folded",
+        "two-lengths",
+        "signed-length",
+        "bad-chunk",
+        "chunk-overrun",
+        "cut-short",
+        "huge-head",
+        "switching",
+    ],
+)
+async def test_malformed_answers_are_protocol_errors(serve: Callable[[Handler], Awaitable[int]], answer: bytes) -> None:
+    port = await serve(answering(answer))
+    async with client(timeout=2.0) as http:
+        with pytest.raises(ProtocolError):
+            await http.post(port)
+
+
+async def test_line_breaks_cannot_reach_the_request_head() -> None:
+    transport = PushTransport(ssl.create_default_context())
+    origin = ("http", "127.0.0.1", 9, "127.0.0.1")
+    with pytest.raises(ValueError, match="unsafe"):
+        await transport.post(origin, "/p", [("Host", "a"), ("Topic", "x\r\nEvil: 1")], b"")
+    with pytest.raises(ValueError, match="unsafe"):
+        await transport.post(origin, "/p HTTP/1.1\r\nEvil: 1", [("Host", "a")], b"")
+
+
+async def test_the_senders_httpx_client_posts_through_it(serve: Callable[[Handler], Awaitable[int]]) -> None:
+    seen: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await read_request(reader))
+        writer.write(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 4\r\n\r\nslow")
+        await writer.drain()
+        writer.close()
+
+    port = await serve(handler)
+    async with new_http_client() as http:
+        response = await http.post(f"http://127.0.0.1:{port}/p?x=1", content=b"hello", headers={"TTL": "60"})
+        assert (response.status_code, response.headers["retry-after"], response.content) == (429, "7", b"slow")
+        with pytest.raises(httpx.UnsupportedProtocol):
+            await http.get(f"http://127.0.0.1:{port}/p")
+    request = seen[0].decode()
+    assert request.startswith("POST /p?x=1 HTTP/1.1\r\n") and request.endswith("\r\n\r\nhello")
+    assert request.lower().count("content-length:") == 1 and "ttl: 60" in request.lower()

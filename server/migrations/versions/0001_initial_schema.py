@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 19:09:43.260176
+Create Date: 2026-11-27 22:17:57.114164
 """
 
 from collections.abc import Sequence
@@ -105,6 +105,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_push_deliveries'))
     )
     with op.batch_alter_table('push_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_push_deliveries_sent_at', ['sent_at'], unique=False)
         batch_op.create_index('ix_push_deliveries_user_id_note_id_sent_at', ['user_id', 'note_id', 'sent_at'], unique=False)
 
     op.create_table('reminder_occurrences',
@@ -118,6 +119,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reminder_occurrences')),
     sa.UniqueConstraint('user_id', 'note_id', 'at', name=op.f('uq_reminder_occurrences_user_id_note_id_at'))
     )
+    with op.batch_alter_table('reminder_occurrences', schema=None) as batch_op:
+        batch_op.create_index('ix_reminder_occurrences_finished_at', ['finished_at'], unique=False)
+
     op.create_table('device_note_views',
     sa.Column('user_id', sa.String(length=36), nullable=False),
     sa.Column('note_id', sa.String(length=36), nullable=False),
@@ -182,9 +186,13 @@ def downgrade() -> None:
     op.drop_table('push_subscriptions')
     op.drop_table('note_revisions')
     op.drop_table('device_note_views')
+    with op.batch_alter_table('reminder_occurrences', schema=None) as batch_op:
+        batch_op.drop_index('ix_reminder_occurrences_finished_at')
+
     op.drop_table('reminder_occurrences')
     with op.batch_alter_table('push_deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_push_deliveries_user_id_note_id_sent_at')
+        batch_op.drop_index('ix_push_deliveries_sent_at')
 
     op.drop_table('push_deliveries')
     with op.batch_alter_table('notes', schema=None) as batch_op:
