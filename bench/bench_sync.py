@@ -49,6 +49,7 @@ from server.services.notes import COLUMNS, columns_of  # noqa: E402
 from sync.state import NoteState  # noqa: E402
 from sync.text import merge_text  # noqa: E402
 
+_decode = msgspec.json.Decoder().decode
 NOTES = 10_000
 PUSHED = 1_000
 BATCH = 100
@@ -142,7 +143,7 @@ async def pull(client: AsyncTestClient[Litestar], headers: dict[str, str]) -> tu
     while more:
         response = await client.post("/api/sync", json={"cursor": cursor, "limit": 1000}, headers=headers)
         encodings.add(response.headers.get("content-encoding", "identity"))
-        data = response.json()
+        data = _decode(response.content)  # as fast as a browser's JSON.parse; httpx's .json() is the stdlib's
         cursor, more, count = data["cursor"], data["more"], count + len(data["changes"])
     return time.perf_counter() - start, count, encodings
 
