@@ -66,6 +66,7 @@ class SyncMachine(RuleBasedStateMachine):
         super().__init__()
         self.devices: list[Device] = []
         self.words = itertools.count()
+        self.note_numbers = itertools.count(1)
         self.typed: set[str] = set()
         self.deleted: set[str] = set()
         self.outcomes: dict[str, str] = {}
@@ -89,7 +90,10 @@ class SyncMachine(RuleBasedStateMachine):
 
     @rule(device=st.integers(0, 2))
     def create(self, device: int) -> None:
-        self.devices[device].edit(str(uuid.uuid4()), body=self.word() + "\n")
+        # Ids in creation order (each example has its own account): random ones would sort differently on every
+        # replay, and the rules that pick a note by its place in that order would then pick another.
+        note_id = str(uuid.UUID(int=next(self.note_numbers)))
+        self.devices[device].edit(note_id, body=self.word() + "\n")
 
     @rule(device=st.integers(0, 2), pick=st.randoms(use_true_random=False), new_line=st.booleans())
     def type_word(self, device: int, pick: Any, new_line: bool) -> None:
