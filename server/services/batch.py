@@ -47,6 +47,11 @@ class Batch:
     def __post_init__(self) -> None:
         self.first_seq = self.seq
 
+    @property
+    def moved_to(self) -> int:
+        """The last seq this batch gave out; 0 if it wrote nothing (the feed did not move)."""
+        return self.seq if self.seq != self.first_seq else 0
+
     def apply(self, mutation: Mutation) -> MutationResult:
         notes, note_id = self.loaded.notes, mutation.note_id
         # Each mutation gets its own moment, after the one before: notes made in one request keep their order.

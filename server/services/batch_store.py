@@ -137,9 +137,9 @@ async def write(session: AsyncSession, auth: Auth, batch: Batch, now: datetime) 
         applied = [{"user_id": user_id, "id": m, "note_id": n, "applied_at": now} for m, n in batch.new_applied]
         await session.execute(insert(AppliedMutation), applied)
     await prune_applied(session, user_id, now)
-    if batch.seq != batch.first_seq:
-        await session.execute(update(User).where(User.id == user_id).values(seq=batch.seq))
-        memo.moved(session, user_id, batch.seq)
+    if batch.moved_to:
+        await session.execute(update(User).where(User.id == user_id).values(seq=batch.moved_to))
+        memo.moved(session, user_id, batch.moved_to)
 
 
 async def _write_revisions(session: AsyncSession, user_id: str, batch: Batch, now: datetime) -> None:

@@ -78,7 +78,7 @@ async def sync(
     if request.mutations:
         async with session.begin():
             results, batch = await apply_mutations(session, auth, request.mutations, utcnow())
-        move = FeedMove(batch.seq if batch.seq != batch.first_seq else 0, batch.reminders_changed)
+        move = FeedMove(batch.moved_to, batch.reminders_changed)
     head = None if request.mutations else _known_head(auth, request, memo)
     if head is not None and request.cursor == head:
         return SyncResponse(results, [], head, False, False), move  # the most common request: nothing new
