@@ -111,4 +111,4 @@ class DeadlineProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _peer(self) -> str:
-        return "%s:%d" % self.client if self.client else "?"
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "?"
