@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -48,8 +49,10 @@ class Hub:
         self.max_streams = max_streams
         self._clock = clock
         self._users: dict[str, dict[str, list[Listener]]] = {}
+        self._peak_users = 0
         self._open = 0
-        self._ended: dict[tuple[str, str], float] = {}
+        # Ordered by expiry (one TTL for all); OrderedDict pops its oldest in O(1), a dict rescans its front.
+        self._ended: OrderedDict[tuple[str, str], float] = OrderedDict()
 
     def __len__(self) -> int:
         return self._open
@@ -72,6 +75,7 @@ class Hub:
         streams = self._users.setdefault(user_id, {}).setdefault(device_id, [])
         streams.append(listener)
         self._open += 1
+        self._peak_users = max(self._peak_users, len(self._users))
         while len(streams) > self.per_device:
             oldest = streams[0]
             self.close(oldest)
@@ -90,6 +94,14 @@ class Hub:
             del devices[listener.device_id]
             if not devices:
                 del self._users[listener.user_id]
+                self._shrink()
+
+    def _shrink(self) -> None:
+        """A dict keeps its largest table after deletions: copied once it is a quarter full, its memory follows the
+        users listening now rather than the most there ever were (amortised: each copy follows many removals)."""
+        if len(self._users) * 4 <= self._peak_users:
+            self._users = dict(self._users)
+            self._peak_users = len(self._users)
 
     def feed_moved(self, user_id: str, cursor: int) -> None:
         for streams in self._users.get(user_id, {}).values():
@@ -115,8 +127,7 @@ class Hub:
 
     def _remember_ended(self, user_id: str, device_id: str) -> None:
         now = self._clock()
-        # Entries are added in expiry order (one TTL for all), so the expired ones are at the front.
-        while self._ended and (len(self._ended) >= MAX_ENDED or next(iter(self._ended.values())) <= now):
-            del self._ended[next(iter(self._ended))]
         self._ended.pop((user_id, device_id), None)
+        while self._ended and (len(self._ended) >= MAX_ENDED or next(iter(self._ended.values())) <= now):
+            self._ended.popitem(last=False)
         self._ended[(user_id, device_id)] = now + ENDED_TTL
