@@ -44,7 +44,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         if self.database_pool_mode == "transaction" and not (self.is_postgres and self.direct_database_url):
             raise ValueError(
-                "database_pool_mode=transaction needs PostgreSQL and KEEPTABS_DIRECT_DATABASE_URL"
+                "KEEPTABS_DATABASE_POOL_MODE=transaction needs PostgreSQL and KEEPTABS_DIRECT_DATABASE_URL"
                 " (LISTEN cannot go through a pooler in transaction mode)"
             )
 
