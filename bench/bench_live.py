@@ -9,7 +9,7 @@
    sync latency, errors, events. Baseline: the same sync from one idle device, measured first.
 3. Memory per stream: one `keeptabs serve` (SQLite, then PostgreSQL), its RSS idle, with S streams open (each has had
    its first event), and after they close, twice over. Baseline: the idle RSS of the same process. The second round
-   tells a leak (RSS after close keeps climbing) from the allocator keeping freed memory for reuse (it does not).
+   tells a leak (RSS after close climbs again) from the allocator keeping freed memory for reuse (RSS stays put).
 
     .venv/bin/python bench/bench_live.py [--changes 200] [--devices 500] [--interval 30] [--duration 90]
                                          [--streams 2000] [--only latency,load,memory]
