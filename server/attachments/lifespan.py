@@ -26,19 +26,17 @@ async def attachments_lifespan(app: Litestar) -> AsyncIterator[None]:
     store = open_store(settings)
     app.state.blobs = store
     app.state.ocr = worker = _ocr_worker(app, settings)
-    tasks = [asyncio.create_task(_sweep(app), name="keeptabs-share-sweep")]
+    stop = asyncio.Event()
+    sweeper = asyncio.create_task(_sweep(app, stop), name="keeptabs-share-sweep")
     if worker is not None:
-        tasks.append(asyncio.create_task(worker.run(), name="keeptabs-ocr"))
+        worker.start()
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        stop.set()  # the sweep ends at its next wait, never inside a transaction (see OcrWorker.stop)
+        await sweeper
         if worker is not None:
-            worker.close()
+            await worker.stop()
         await store.close()
 
 
@@ -58,12 +56,13 @@ def ocr_hooks(app: Litestar) -> list[ocr.TextHook]:
     return []
 
 
-async def _sweep(app: Litestar) -> None:
-    while True:
+async def _sweep(app: Litestar, stop: asyncio.Event) -> None:
+    while not stop.is_set():
         try:
             removed = await shares.sweep_expired(app.state)
             if removed:
                 log.info("removed %d expired shares", removed)
         except Exception:
             log.exception("expired shares could not be removed; trying again later")
-        await asyncio.sleep(SWEEP_EVERY)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SWEEP_EVERY)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import shutil
 import unicodedata
@@ -22,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import pytesseract
 from PIL import Image, ImageOps
@@ -45,6 +46,7 @@ MIN_SIDE = 1200
 MAX_SIDE = 4000
 
 log = logging.getLogger("keeptabs.ocr")
+T = TypeVar("T")
 
 TextHook = Callable[[AsyncSession, str, str, str], Awaitable[None]]
 """(session, user_id, sha256, text): called in the transaction that stores a photo's text (attachments use it)."""
@@ -120,7 +122,11 @@ async def finish(
 
 
 class OcrWorker:
-    """This process's OCR loop (one photo at a time); `wake()` after an upload starts it at once."""
+    """This process's OCR loop (one photo at a time); `wake()` after an upload starts it at once.
+
+    `stop()` interrupts only the waits (for work, or for tesseract's thread), never a database statement: a task
+    cancelled inside a transaction could keep its connection, and on SQLite the write lock, after the engine is
+    disposed. An interrupted photo keeps its lease, which runs out, and is read again later."""
 
     def __init__(
         self, sessionmaker: async_sessionmaker[AsyncSession], store: BlobStore, timeout: float, hooks: list[TextHook]
@@ -132,26 +138,51 @@ class OcrWorker:
         self.lease = timedelta(seconds=timeout) + LEASE_MARGIN
         self._wake = asyncio.Event()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keeptabs-ocr")
+        self._task: asyncio.Task[None] | None = None
+        self._waiting = False
+        self._stopping = False
         self.done = 0
 
     def wake(self) -> None:
         self._wake.set()
 
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="keeptabs-ocr")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            if self._waiting:
+                self._task.cancel()
+            self._wake.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 job = await claim_next(self.sessionmaker, self.lease)
-                if job is False:
-                    continue
                 if job is None:
-                    await self._idle()
-                    continue
-                await self.process(job)  # type: ignore[arg-type]
+                    await self._wait(self._idle())
+                elif job is not False:
+                    await self.process(job)  # type: ignore[arg-type]
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("OCR: the queue could not be read; trying again shortly")
-                await self._idle()
+                await self._wait(self._idle())
+
+    async def _wait(self, waiting: Awaitable[T]) -> T:
+        if self._stopping:
+            if inspect.iscoroutine(waiting):
+                waiting.close()
+            raise asyncio.CancelledError()
+        self._waiting = True
+        try:
+            return await waiting
+        finally:
+            self._waiting = False
 
     async def _idle(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -164,16 +195,13 @@ class OcrWorker:
         try:
             await self.store.fetch(user_key(job.user_id, job.sha256), scratch)
             loop = asyncio.get_running_loop()
-            text = await loop.run_in_executor(self._thread, read_text, scratch, self.timeout)
+            text = await self._wait(loop.run_in_executor(self._thread, read_text, scratch, self.timeout))
         except Exception as exc:
             log.warning("OCR of a photo failed (attempt %d of %d): %s", job.attempts, MAX_ATTEMPTS, exc)
         finally:
             await run_io(scratch.unlink, True)
         await finish(self.sessionmaker, job, text, self.hooks)
         self.done += 1
-
-    def close(self) -> None:
-        self._thread.shutdown(wait=False, cancel_futures=True)
 
 
 def initial_state(image_type: str) -> str:

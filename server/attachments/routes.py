@@ -52,7 +52,7 @@ class BlobController(Controller):
         info, created = await blobs.upload(state, auth.user_id, sha256, announced, request.stream())
         return Response(info, status_code=201 if created else 200)
 
-    @get("/{sha256:str}", media_type="application/octet-stream")
+    @get("/{sha256:str}")
     async def download(
         self, sha256: FromPath[str], auth: AuthDep, state: State, request: Request[Any, Any, Any]
     ) -> Response[Any]:
@@ -69,9 +69,10 @@ class BlobController(Controller):
         """200 with the photo's type and length if the user has it stored, 404 otherwise."""
         info = await blobs.find(state, auth.user_id, blobs.check_hash(sha256))
         if info is None:
-            return Response(None, status_code=404)
-        headers = {**image_headers(info), "Content-Length": str(info.size)}
-        return Response(None, media_type=info.type, headers=headers)
+            return Response(b"", status_code=404)
+        # The headers a GET would send (a HEAD response carries no body, so they are set by hand).
+        headers = {**image_headers(info), "Content-Length": str(info.size), "Content-Type": info.type}
+        return Response(b"", headers=headers)
 
 
 def _matches(request: Request[Any, Any, Any], info: BlobInfo) -> bool:
