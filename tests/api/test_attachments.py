@@ -17,7 +17,7 @@ from server.app import create_app
 from server.attachments.blobs import delete_user_blobs
 from server.attachments.storage import BlobStore, user_prefix
 from server.config import Settings
-from tests.attachments_support import bclient, blob_app, blob_settings, moto_url, objects, photo, sha, store  # noqa: F401
+from tests.attachments_support import objects, photo, sha
 from tests.conftest import NewAccount
 
 PROBLEM = "application/problem+json"
