@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import os
 import shutil
 import unicodedata
 import uuid
@@ -142,6 +143,9 @@ class OcrWorker:
         self._waiting = False
         self._stopping = False
         self.done = 0
+        # Tesseract's own threads (OpenMP) only fight the server's requests for a small machine's cores, and make
+        # it slower under load, not faster: one thread per photo, one photo at a time.
+        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
     def wake(self) -> None:
         self._wake.set()
