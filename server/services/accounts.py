@@ -67,10 +67,10 @@ async def register(db: AsyncSession, settings: Settings, email: str, password: s
         raise Unprocessable("email", "not an email address")
     if problem := password_problem(password, key):
         raise Unprocessable("password", problem)
-    if await _taken(_engine(db), key):  # before spending a hash on it
-        raise _taken_error()
     pool = hashing(settings)
-    async with pool.admitted():
+    async with pool.admitted():  # first: past the bound, a flood costs no database work either
+        if await _taken(_engine(db), key):  # before spending a hash on it
+            raise _taken_error()
         password_hash = await pool.hash(password)
     try:
         async with db.begin():
