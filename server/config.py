@@ -36,7 +36,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Failed sign-ins per email from all addresses together in an hour; more are 429."""
     password_hash_workers: Annotated[int, msgspec.Meta(ge=0)] = 0
     """Threads that hash and verify passwords (argon2id, ~0.2 s of one core each); 0 means half the cores."""
-    password_hash_queue: Annotated[int, msgspec.Meta(ge=0)] = 16
+    password_hash_queue: Annotated[int, msgspec.Meta(ge=0)] = 32
     """Sign-ins and registrations that may wait for a hashing thread; beyond that: 503 with Retry-After."""
 
     def __post_init__(self) -> None:
