@@ -54,6 +54,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         port=port,
         workers=workers,
         proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxy_list,  # X-Forwarded-For/-Proto believed only from these peers
         timeout_graceful_shutdown=5,
         http="server.deadlines:DeadlineProtocol",  # headers and bodies that arrive too slowly are cut
         log_config=_log_config(),

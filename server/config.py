@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,6 +43,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """`transaction` when KEEPTABS_DATABASE_URL goes through a pooler in transaction mode (PgBouncer)."""
     direct_database_url: str = ""
     """PostgreSQL reached without a pooler, for live updates' LISTEN; required with database_pool_mode=transaction."""
+    trusted_proxies: str = "127.0.0.1,::1"
+    """Comma-separated addresses or networks (CIDR) of reverse proxies: only a request whose socket peer is one of
+    them has its client address read from X-Forwarded-For (the right-most hop that is not itself trusted)."""
+    login_failures_per_address: Annotated[int, msgspec.Meta(ge=1)] = 5
+    """Failed sign-ins per email from one client address in 15 minutes; more are 429."""
+    login_failures_per_email: Annotated[int, msgspec.Meta(ge=1)] = 50
+    """Failed sign-ins per email from all addresses together in an hour; more are 429."""
+    password_hash_workers: Annotated[int, msgspec.Meta(ge=0)] = 0
+    """Threads that hash and verify passwords (argon2id, ~0.2 s of one core each); 0 means half the cores."""
+    password_hash_queue: Annotated[int, msgspec.Meta(ge=0)] = 32
+    """Sign-ins and registrations that may wait for a hashing thread; beyond that: 503 with Retry-After."""
     blob_store: Literal["disk", "s3"] = "disk"
     """Where photos go: files under blob_dir, or an S3-compatible bucket (several processes on several machines)."""
     blob_dir: str = ""
@@ -74,6 +86,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "KEEPTABS_DATABASE_POOL_MODE=transaction needs PostgreSQL and KEEPTABS_DIRECT_DATABASE_URL"
                 " (LISTEN cannot go through a pooler in transaction mode)"
             )
+        for item in self.trusted_proxy_list:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{PREFIX}TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
         if self.blob_store == "s3" and not self.s3_bucket:
             raise ValueError("KEEPTABS_BLOB_STORE=s3 needs KEEPTABS_S3_BUCKET")
 
@@ -99,6 +116,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def listen_database_url(self) -> str:
         return self.direct_database_url or self.resolved_database_url
 
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
+
+    @property
+    def hash_workers(self) -> int:
+        return self.password_hash_workers or max(1, (os.cpu_count() or 2) // 2)
+
 
 class SettingsError(ValueError):
     """A setting has a value that cannot be used; the message names the variable."""
@@ -115,5 +140,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         # msgspec says "... - at `$.push_ttl`"; name the environment variable instead.
         message, _, where = str(exc).partition(" - at `$.")
         key = where.rstrip("`")
+        if not key and message.startswith(PREFIX):  # a check across the whole Struct names its variable itself
+            raise SettingsError(message) from exc
         name = f"{PREFIX}{key.upper()}" if key else "KEEPTABS_*"
         raise SettingsError(f"{name}: {message}") from exc

@@ -127,6 +127,15 @@ def fill_0001(w: Writer) -> Filled:
 
 
 def fill_0002(w: Writer) -> None:
+    """Failed sign-ins with the client address 0002 added (IPv4, an IPv6 /64, and one from before addresses)."""
+    w.rows("login_failures", [
+        {"email_key": "tom.nguyen@example.org", "client_address": "203.0.113.7", "failed_at": w.at(51)},
+        {"email_key": "tom.nguyen@example.org", "client_address": "2001:db8:1:2::/64", "failed_at": w.at(52)},
+        {"email_key": "nobody@example.org", "client_address": None, "failed_at": w.at(53)},
+    ])
+
+
+def fill_0003(w: Writer) -> None:
     """Ana's photos (one read by OCR, one queued and leased, one HEIC skipped) and a share nobody has claimed."""
     ana = "00000000-0000-4000-8000-000000000001"
     w.rows("blobs", [
@@ -150,5 +159,5 @@ def fill_0002(w: Writer) -> None:
 
 Filler = Callable[[Writer], Filled | None]
 
-FILLERS: dict[str, Filler] = {"0001": fill_0001, "0002": fill_0002}
+FILLERS: dict[str, Filler] = {"0001": fill_0001, "0002": fill_0002, "0003": fill_0003}
 """Revision -> the filler of the tables that revision created."""
