@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import msgspec
 from litestar.datastructures import State
@@ -36,6 +36,9 @@ class UnsupportedMediaType(ProblemError):
     status = 415
 
 
+OcrState = Literal["pending", "done", "failed", "skipped"]
+
+
 class BlobInfo(msgspec.Struct):
     sha256: str
     type: str
@@ -43,7 +46,7 @@ class BlobInfo(msgspec.Struct):
     width: int | None
     height: int | None
     created_at: datetime
-    ocr: Literal["pending", "done", "failed", "skipped"]
+    ocr: OcrState
     text: str
     """The text OCR read in the image ("" until it has run)."""
 
@@ -171,8 +174,8 @@ async def _record(state: State, user_id: str, sha256: str, size: int, image: Ima
 
 def _info_of(row: Blob) -> BlobInfo:
     return BlobInfo(
-        row.sha256, row.type, row.size, row.width, row.height, row.created_at, row.ocr_state or "pending",
-        row.ocr_text or "",
+        row.sha256, row.type, row.size, row.width, row.height, row.created_at,
+        cast(OcrState, row.ocr_state or "pending"), row.ocr_text or "",
     )
 
 

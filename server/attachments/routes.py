@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, head, put
 from litestar.datastructures import State
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, Parameter
 from litestar.response import Stream
 
@@ -13,10 +15,33 @@ from server.attachments import blobs
 from server.attachments.blobs import BlobInfo, BlobList
 from server.config import MAX_BLOB_CEILING
 from server.deps import AuthDep
+from server.errors import Unprocessable
 
 IMAGE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 """For the bytes of a photo: no script, no plugin, no form, a sandbox. An image opened on its own in a tab (or a
 file that only claims to be one) must never become a document that runs code on this origin."""
+
+
+async def refuse_nul_in_url(request: Request[Any, Any, Any]) -> None:
+    """Replaces the app's NUL check (server/hygiene.py) on the routes that take photos: that one reads a body sent as
+    JSON whole into memory, which for these routes could be as large as their limit; their bodies are bytes or
+    multipart, read as streams, never JSON. The URL is checked the same way."""
+    if "\x00" in request.url.path or "%00" in request.url.query.lower():
+        raise Unprocessable("url", "the NUL character is not allowed")
+
+
+@dataclass
+class RawImageUpload(Operation):
+    """The upload's body in /schema: raw bytes, not JSON (the handler reads it as a stream, so Litestar cannot
+    infer it from a parameter)."""
+
+    def __post_init__(self) -> None:
+        binary = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY))
+        self.request_body = RequestBody(
+            content={"application/octet-stream": binary, "image/*": binary},
+            required=True,
+            description="The photo's bytes: JPEG, PNG, WebP, HEIC/HEIF or AVIF (sniffed; Content-Type is ignored).",
+        )
 
 
 def image_headers(info: BlobInfo) -> dict[str, str]:
@@ -41,7 +66,13 @@ class BlobController(Controller):
         """The user's photos in SHA-256 order, a page at a time, with the bytes they use and the quota."""
         return await blobs.list_blobs(state, auth.user_id, after)
 
-    @put("/{sha256:str}", request_max_body_size=MAX_BLOB_CEILING, status_code=201)
+    @put(
+        "/{sha256:str}",
+        request_max_body_size=MAX_BLOB_CEILING,
+        status_code=201,
+        before_request=refuse_nul_in_url,
+        operation_class=RawImageUpload,
+    )
     async def upload(
         self, sha256: FromPath[str], auth: AuthDep, state: State, request: Request[Any, Any, Any]
     ) -> Response[BlobInfo]:
@@ -69,10 +100,10 @@ class BlobController(Controller):
         """200 with the photo's type and length if the user has it stored, 404 otherwise."""
         info = await blobs.find(state, auth.user_id, blobs.check_hash(sha256))
         if info is None:
-            return Response(b"", status_code=404)
+            return Response(None, status_code=404)
         # The headers a GET would send (a HEAD response carries no body, so they are set by hand).
         headers = {**image_headers(info), "Content-Length": str(info.size), "Content-Type": info.type}
-        return Response(b"", headers=headers)
+        return Response(None, headers=headers)
 
 
 def _matches(request: Request[Any, Any, Any], info: BlobInfo) -> bool:

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import BinaryIO, Protocol, TypeVar
 
 from server.config import Settings
 
@@ -105,7 +105,7 @@ class DiskStore:
         os.replace(source, target)
 
     async def read(self, key: str) -> AsyncIterator[bytes]:
-        file = await run_io(self._path(key).open, "rb")
+        file: BinaryIO = await run_io(open, self._path(key), "rb")
         try:
             while chunk := await run_io(file.read, CHUNK):
                 yield chunk

@@ -4,6 +4,7 @@ addressed, hash verified, type sniffed, size and quota enforced), download with 
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -11,6 +12,7 @@ import pytest
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
+from PIL import Image, PngImagePlugin
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.app import create_app
@@ -107,6 +109,26 @@ async def test_anything_but_an_accepted_image_is_415(
     response = await put(bclient, {**account.headers, "Content-Type": "image/jpeg"}, data)
     assert response.status_code == 415 and response.headers["content-type"] == PROBLEM, response.text
     assert (await bclient.head(f"/api/blobs/{sha(data)}", headers=account.headers)).status_code == 404
+
+
+async def test_a_photo_sent_as_json_is_still_only_bytes(
+    bclient: AsyncTestClient[Litestar], new_account: NewAccount
+) -> None:
+    """The app's check of JSON bodies (which reads them whole) does not run on uploads: a PNG whose text chunk holds
+    the six characters \\u0000, sent with Content-Type: application/json, is a photo like any other. A NUL in the
+    URL is still refused."""
+    image = Image.new("RGB", (10, 10), "red")
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "\\u0000")
+    out = io.BytesIO()
+    image.save(out, "PNG", pnginfo=info)
+    data = out.getvalue()
+    assert b"\\u0000" in data
+    account = await new_account(bclient)
+    response = await put(bclient, {**account.headers, "Content-Type": "application/json"}, data)
+    assert response.status_code == 201 and response.json()["type"] == "image/png", response.text
+    nul = await bclient.put(f"/api/blobs/{sha(data)}?x=%00", content=data, headers=account.headers)
+    assert nul.status_code == 422
 
 
 async def _client(settings: Settings) -> AsyncIterator[AsyncTestClient[Litestar]]:

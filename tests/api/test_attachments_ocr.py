@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.app import create_app
 from server.attachments import lifespan, ocr
 from server.attachments.models import Blob
-from server.attachments.storage import BlobStore
+from server.attachments.storage import DiskStore
 from server.config import Settings
 from server.models.base import utcnow
 from tests.attachments_support import card, eventually, photo, sha
@@ -78,10 +78,12 @@ async def _rows(db: async_sessionmaker[AsyncSession]) -> list[Blob]:
 
 
 async def test_two_workers_never_read_the_same_photo(
-    blob_settings: Settings, new_account: NewAccount, store: BlobStore, db_sessions: async_sessionmaker[AsyncSession]
+    settings: Settings, new_account: NewAccount, db_sessions: async_sessionmaker[AsyncSession]
 ) -> None:
+    """The queue is the database's business (each database; the stores are covered by the tests above)."""
     images = [card((f"Person {i}", f"person{i}@example.org")) for i in range(4)]
-    await _queue(blob_settings, new_account, images)
+    await _queue(settings, new_account, images)
+    store = DiskStore(settings.blob_path)
     workers = [ocr.OcrWorker(db_sessions, store, timeout=30, hooks=[]) for _ in range(2)]
     for worker in workers:
         worker.start()
@@ -100,10 +102,11 @@ async def test_two_workers_never_read_the_same_photo(
 
 
 async def test_a_dead_workers_lease_is_taken_over_and_failures_end(
-    blob_settings: Settings, new_account: NewAccount, store: BlobStore, db_sessions: async_sessionmaker[AsyncSession]
+    settings: Settings, new_account: NewAccount, db_sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     readable, stubborn = card(), photo(2000, 1500, "PNG", seed=1, noisy=True)
-    await _queue(blob_settings, new_account, [readable, stubborn])
+    await _queue(settings, new_account, [readable, stubborn])
+    store = DiskStore(settings.blob_path)
     async with db_sessions() as session, session.begin():
         # `readable` was leased by a process that died one attempt in; `stubborn` has failed twice already.
         past = utcnow() - timedelta(seconds=1)
