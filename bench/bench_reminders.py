@@ -115,8 +115,8 @@ def _b64url(data: bytes) -> str:
 
 # ------------------------------------------------------------------------------------------------------ baselines
 def baseline_encrypt(subscriber: tuple[str, str, str], seconds: float = 2.0) -> float:
-    from server.vapid import generate_keys
-    from server.webpush import Encryptor, PushTarget
+    from server.push.vapid import generate_keys
+    from server.push.webpush import Encryptor, PushTarget
 
     encryptor = Encryptor(generate_keys(), "mailto:bench@example.org", 86400)
     target = PushTarget(f"http://127.0.0.1/push/{subscriber[0]}", subscriber[1], subscriber[2])
@@ -129,8 +129,8 @@ def baseline_encrypt(subscriber: tuple[str, str, str], seconds: float = 2.0) -> 
 
 
 async def baseline_post(port: int, count: int, concurrency: int = 200) -> float:
-    """The server's own HTTP client (server.webpush.new_http_client), without encryption or database."""
-    from server.webpush import new_http_client
+    """The server's own HTTP client (server.push.webpush.new_http_client), without encryption or database."""
+    from server.push.webpush import new_http_client
 
     async with new_http_client(concurrency) as client:
         gate = asyncio.Semaphore(concurrency)

@@ -11,10 +11,11 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from server.deps import AuthDep, DbDep, SessionDep
 from server.errors import NotFound
-from server.services import deliveries, push
-from server.services.deliveries import DeliveryInfo
-from server.services.push import PushService, SubscriptionRequest, UnsubscribeRequest
-from server.services.reminders import note_exists
+from server.push import deliveries
+from server.push import service as push
+from server.push.deliveries import DeliveryInfo
+from server.push.scheduler import note_exists
+from server.push.service import PushService, SubscriptionRequest, UnsubscribeRequest
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="How many records, newest first.")]
 

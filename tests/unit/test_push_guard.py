@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from server.push_guard import EndpointGuard, EndpointRefused, IPAddress, refusal
+from server.push.guard import EndpointGuard, EndpointRefused, IPAddress, refusal
 
 REFUSED_ALWAYS = [
     "ftp://push.example.net/x",

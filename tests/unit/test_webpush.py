@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from server.push_guard import EndpointGuard
-from server.vapid import VapidKeys, generate_keys
-from server.webpush import (
+from server.push.guard import EndpointGuard
+from server.push.vapid import VapidKeys, generate_keys
+from server.push.webpush import (
     MAX_PAYLOAD_BYTES,
     Encryptor,
     Outcome,

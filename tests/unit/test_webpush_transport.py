@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from server.push_transport import (
+from server.push.transport import (
     MAX_BODY,
     ConnectError,
     Origin,
@@ -29,7 +29,7 @@ from server.push_transport import (
     Timeout,
     Timeouts,
 )
-from server.webpush import new_http_client
+from server.push.webpush import new_http_client
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 CREATED = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"

@@ -24,10 +24,10 @@ from server.config import Settings
 from server.errors import NotFound, Unprocessable
 from server.models.base import utcnow
 from server.models.push import PushSubscription
-from server.push_guard import MAX_ENDPOINT_LENGTH, EndpointGuard, EndpointRefused
-from server.services.deliveries import record
-from server.vapid import VapidKeys
-from server.webpush import MAX_PAYLOAD_BYTES, Encryptor, PushSender, PushTarget, Result, new_http_client
+from server.push.deliveries import record
+from server.push.guard import MAX_ENDPOINT_LENGTH, EndpointGuard, EndpointRefused
+from server.push.vapid import VapidKeys
+from server.push.webpush import MAX_PAYLOAD_BYTES, Encryptor, PushSender, PushTarget, Result, new_http_client
 
 log = logging.getLogger("keeptabs.push")
 

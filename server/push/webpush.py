@@ -22,9 +22,9 @@ import jwt
 from webpush import WebPush
 from webpush.types import WebPushSubscription
 
-from server.push_guard import EndpointGuard, EndpointRefused, ResolvedEndpoint
-from server.push_transport import PushTransport, Timeout, Timeouts, TransportError
-from server.vapid import VapidKeys
+from server.push.guard import EndpointGuard, EndpointRefused, ResolvedEndpoint
+from server.push.transport import PushTransport, Timeout, Timeouts, TransportError
+from server.push.vapid import VapidKeys
 
 MAX_PAYLOAD_BYTES = 3072
 """The contract's limit; the protocol allows 4096 bytes of ciphertext, which leaves room for the record overhead."""
@@ -178,7 +178,7 @@ def new_http_client(max_in_flight: int = 200) -> httpx.AsyncClient:
 
 
 class _Lean(httpx.AsyncBaseTransport):
-    """httpx's client over server/push_transport.py, which spends a tenth of the CPU of httpx's own transport per
+    """httpx's client over server/push/transport.py, which spends a tenth of the CPU of httpx's own transport per
     request (a reminder burst is CPU-bound). It only POSTs; the `sni_hostname` extension names the TLS server."""
 
     _FRAMING = frozenset({b"content-length", b"transfer-encoding"})  # the transport frames the body itself

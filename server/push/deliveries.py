@@ -12,10 +12,10 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models.push import PushDelivery, PushSubscription
-from server.webpush import Outcome, Result
+from server.push.webpush import Outcome, Result
 
 if TYPE_CHECKING:
-    from server.services.push import Outgoing
+    from server.push.service import Outgoing
 
 KEEP_DELIVERIES = timedelta(days=30)
 PRUNE_LIMIT = 10_000

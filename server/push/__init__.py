@@ -1,0 +1,14 @@
+"""Web Push and reminders: everything the server does to put a notification on a user's device.
+
+    guard.py        SSRF guard for push endpoints: checked at subscribe and before every send
+    transport.py    a lean HTTP/1.1 keep-alive transport: strict, bounded parsing, connects to the checked address
+    webpush.py      the only module that imports `webpush`: encrypt, VAPID JWT, send with retries and backoff
+    vapid.py        VAPID keys: from settings, or made once in the data directory
+    service.py      subscriptions, message payloads, and PushService (the process's sender, on `app.state.push`)
+    deliveries.py   the delivery record: what happened to each message
+    occurrences.py  the scheduler's queries: claim, load, finish due reminder occurrences
+    scheduler.py    the reminder scheduler task and the lifespan that starts push and the scheduler
+
+The tables are in server/models/push.py, with every other model, where Alembic reads them; the HTTP routes are in
+server/routes/push.py, a thin controller over service.py and deliveries.py.
+"""
