@@ -31,7 +31,9 @@ from server.models.notes import Note
 from server.models.push import PushSubscription
 from server.push import deliveries, occurrences
 from server.push.occurrences import Occurrence, claim, finish, load, next_due, sent_repeating
-from server.push.service import Outgoing, PushService, outgoing_for, reminder_payload, subscriptions_of
+from server.push.payloads import reminder_payload
+from server.push.service import Outgoing, PushService, outgoing_for
+from server.push.subscriptions import subscriptions_of
 from server.push.vapid import load_or_create_keys
 from server.push.webpush import Result, topic_for
 from server.services.sync import apply_server_change

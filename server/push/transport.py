@@ -21,6 +21,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from server.push.failures import Failure, for_connect_error
+
 MAX_HEAD = 16 * 1024
 MAX_BODY = 64 * 1024
 """More than any push service answers; a longer body is cut and its connection closed instead of being read."""
@@ -40,17 +42,24 @@ _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
 class TransportError(Exception):
     """The exchange failed before a complete answer arrived: worth another attempt later."""
 
+    failure = Failure.CONNECTION
+    """What the delivery record may say about it (the message is for the log only)."""
+
 
 class ConnectError(TransportError):
-    pass
+    def __init__(self, message: str, failure: Failure = Failure.CONNECTION) -> None:
+        super().__init__(message)
+        self.failure = failure
 
 
 class Timeout(TransportError):
-    pass
+    failure = Failure.TIMEOUT
 
 
 class ProtocolError(TransportError):
     """The peer answered something that is not well-formed HTTP/1.1, or closed before a full answer."""
+
+    failure = Failure.PROTOCOL
 
 
 class ConnectionClosed(ProtocolError):
@@ -149,28 +158,49 @@ class _Connection(asyncio.Protocol):
 
 
 class PushTransport:
-    def __init__(self, tls: ssl.SSLContext, connections_per_origin: int = 64, timeouts: Timeouts | None = None) -> None:
+    """Bounded twice: `connections_per_origin` exchanges at once with one origin, `max_in_flight` in all.
+
+    A request takes its origin's slot first and a global one only then, so requests queued behind one slow origin
+    (a host that never answers) wait without holding global slots that requests to other origins need.
+    """
+
+    def __init__(
+        self,
+        tls: ssl.SSLContext,
+        connections_per_origin: int = 64,
+        timeouts: Timeouts | None = None,
+        max_in_flight: int = 200,
+    ) -> None:
         self.tls = tls
         self.connections_per_origin = connections_per_origin
         self.timeouts = timeouts or Timeouts()
         self._idle: dict[Origin, list[_Connection]] = defaultdict(list)
         self._slots: dict[Origin, asyncio.Semaphore] = {}
+        self._in_flight = asyncio.Semaphore(max_in_flight)
 
-    async def post(self, origin: Origin, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> Response:
+    async def post(
+        self,
+        origin: Origin,
+        target: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        timeouts: Timeouts | None = None,
+    ) -> Response:
         """POSTs `body` to `target` (path and query) at `origin`; `headers` must include Host."""
         request = _request_bytes(target, headers, body)
+        timeouts = timeouts or self.timeouts
         slots = self._slots.get(origin)
         if slots is None:
             slots = self._slots[origin] = asyncio.Semaphore(self.connections_per_origin)
-        async with slots:
+        async with slots, self._in_flight:
             reused = self._take_idle(origin)
             if reused is not None:
                 try:
-                    return await self._exchange(reused, origin, request, fresh=False)
+                    return await self._exchange(reused, origin, request, timeouts.exchange, fresh=False)
                 except _ClosedUnanswered:
                     pass  # the server closed the idle connection as we reused it: once more on a new one
-            connection = await self._connect(origin)
-            return await self._exchange(connection, origin, request, fresh=True)
+            connection = await self._connect(origin, timeouts.connect)
+            return await self._exchange(connection, origin, request, timeouts.exchange, fresh=True)
 
     def _take_idle(self, origin: Origin) -> _Connection | None:
         idle = self._idle[origin]
@@ -183,26 +213,28 @@ class PushTransport:
             connection.close()
         return None
 
-    async def _connect(self, origin: Origin) -> _Connection:
+    async def _connect(self, origin: Origin, timeout: float) -> _Connection:
         scheme, address, port, server_name = origin
         tls = {"ssl": self.tls, "server_hostname": server_name} if scheme == "https" else {}
         loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(self.timeouts.connect):
+            async with asyncio.timeout(timeout):
                 _, connection = await loop.create_connection(_Connection, address, port, **tls)
         except TimeoutError as exc:
             raise Timeout("connect timed out") from exc
         except (OSError, ssl.SSLError) as exc:
-            raise ConnectError(f"{type(exc).__name__}: {exc}") from exc
+            raise ConnectError(f"{type(exc).__name__}: {exc}", for_connect_error(exc)) from exc
         return connection
 
-    async def _exchange(self, connection: _Connection, origin: Origin, request: bytes, *, fresh: bool) -> Response:
+    async def _exchange(
+        self, connection: _Connection, origin: Origin, request: bytes, timeout: float, *, fresh: bool
+    ) -> Response:
         received_before = connection.received
         try:
             assert connection.transport is not None
             connection.transport.write(request)
             # asyncio.timeout rather than wait_for: wait_for starts a task per call, a cost paid per message.
-            async with asyncio.timeout(self.timeouts.exchange):
+            async with asyncio.timeout(timeout):
                 response, reusable = await _read_response(connection)
         except BaseException as exc:
             connection.close()

@@ -22,7 +22,9 @@ import jwt
 from webpush import WebPush
 from webpush.types import WebPushSubscription
 
-from server.push.guard import EndpointGuard, EndpointRefused, ResolvedEndpoint
+from server.push.failures import Failure, for_status
+from server.push.guard import EndpointGuard, EndpointRefused, HostUnresolvable, ResolvedEndpoint
+from server.push.limits import PerKeyLimit
 from server.push.transport import PushTransport, Timeout, Timeouts, TransportError
 from server.push.vapid import VapidKeys
 
@@ -30,7 +32,6 @@ MAX_PAYLOAD_BYTES = 3072
 """The contract's limit; the protocol allows 4096 bytes of ciphertext, which leaves room for the record overhead."""
 JWT_LIFETIME = 12 * 3600  # RFC 8292 allows at most 24 hours
 JWT_RENEW_BEFORE = 3600
-ERROR_SNIPPET = 300
 _TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 # httpx logs every request at INFO; a burst of reminders would flood the log (and spend its CPU doing so).
@@ -57,7 +58,7 @@ class Attempt:
     outcome: Outcome
     status: int | None
     retry_after: float | None = None
-    error: str | None = None
+    error: Failure | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ class Result:
     """DELIVERED, GONE or FAILED: never RETRY."""
     status: int | None
     attempts: int
-    error: str | None = None
+    error: Failure | None = None
+    """A fixed category, never the endpoint's answer or an exception's text (see failures.py)."""
     finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -86,6 +88,19 @@ class RetryPolicy:
         backoff = self.base_delay * 2 ** (attempts - 1)
         # Jitter spreads the retries of a burst that failed together over time.
         return min(backoff * random.uniform(0.8, 1.2), self.max_delay)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How hard to try: a reminder is retried for minutes; a test message is one quick attempt, so that a user's
+    slow endpoints cannot keep the sender busy with tests."""
+
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+
+REMINDER = Profile()
+TEST = Profile(RetryPolicy(max_attempts=1), Timeouts(connect=3.0, exchange=3.0))
 
 
 def classify(status: int) -> Outcome:
@@ -163,14 +178,18 @@ class Encryptor:
         return f"vapid t={cached[1]}, k={self.keys.application_server_key}"
 
 
-def new_http_client(max_in_flight: int = 200) -> httpx.AsyncClient:
+def new_http_client(max_in_flight: int = 200, connections_per_origin: int = 64) -> httpx.AsyncClient:
     """One pooled client for every push; its transport connects to the addresses the guard checked."""
     transport = PushTransport(
-        ssl.create_default_context(), connections_per_origin=min(64, max_in_flight), timeouts=Timeouts(5.0, 10.0)
+        ssl.create_default_context(),
+        connections_per_origin=min(connections_per_origin, max_in_flight),
+        timeouts=Timeouts(),
+        max_in_flight=max_in_flight,
     )
+    default = Timeouts()
     return httpx.AsyncClient(
         transport=_Lean(transport),
-        timeout=httpx.Timeout(10.0, connect=5.0),
+        timeout=httpx.Timeout(default.exchange, connect=default.connect),
         follow_redirects=False,
         # The guard has vetted the address we connect to; an environment proxy would connect somewhere else.
         trust_env=False,
@@ -193,8 +212,10 @@ class _Lean(httpx.AsyncBaseTransport):
         name = request.extensions.get("sni_hostname") or url.host
         origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80), name)
         headers = [(k.decode(), v.decode()) for k, v in request.headers.raw if k.lower() not in self._FRAMING]
+        timeout = request.extensions.get("timeout") or {}
+        timeouts = Timeouts(timeout.get("connect") or 5.0, timeout.get("read") or 10.0)
         try:
-            answer = await self.inner.post(origin, url.raw_path.decode(), headers, await request.aread())
+            answer = await self.inner.post(origin, url.raw_path.decode(), headers, await request.aread(), timeouts)
         except Timeout as exc:
             raise httpx.ReadTimeout(str(exc), request=request) from exc
         except (TransportError, ValueError) as exc:
@@ -206,7 +227,12 @@ class _Lean(httpx.AsyncBaseTransport):
 
 
 class PushSender:
-    """Sends one message to one subscription, with the retries the answer calls for."""
+    """Sends one message to one subscription, with the retries the answer calls for.
+
+    Each attempt holds one of its owner's `per_owner` slots (the owner is the user the message is for): one user's
+    slow endpoints can keep that many exchanges waiting at once, not the transport's global slots that everybody's
+    reminders share. Waiting out a backoff holds no slot.
+    """
 
     def __init__(
         self,
@@ -214,15 +240,24 @@ class PushSender:
         guard: EndpointGuard,
         client: httpx.AsyncClient,
         policy: RetryPolicy | None = None,
-        max_in_flight: int = 200,
+        per_owner: int = 10,
     ) -> None:
         self.encryptor = encryptor
         self.guard = guard
         self.client = client
-        self.policy = policy or RetryPolicy()
-        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self.profile = Profile(policy or RetryPolicy())
+        self.per_owner = PerKeyLimit(per_owner)
 
-    async def send(self, payload: bytes, target: PushTarget, topic: str | None = None) -> Result:
+    async def send(
+        self,
+        payload: bytes,
+        target: PushTarget,
+        topic: str | None = None,
+        *,
+        owner: str = "",
+        profile: Profile | None = None,
+    ) -> Result:
+        profile = profile or self.profile
         attempts = 0
         body: bytes | None = None
         headers: dict[str, str] = {}
@@ -233,38 +268,44 @@ class PushSender:
                 resolved = await self.guard.check(target.endpoint)
                 if body is None:
                     body, headers = self.encryptor.encrypt(payload, target, resolved.origin, topic)
-            except EndpointRefused as exc:
-                return Result(Outcome.FAILED, None, attempts, f"endpoint refused: {exc}")
-            except ValueError as exc:
-                return Result(Outcome.FAILED, None, attempts, f"cannot encrypt for this subscription: {exc}")
-            attempt = await self.post(resolved, body, headers)
+            except HostUnresolvable:
+                return Result(Outcome.FAILED, None, attempts, Failure.DNS)
+            except EndpointRefused:
+                return Result(Outcome.FAILED, None, attempts, Failure.NOT_ALLOWED)
+            except ValueError:
+                return Result(Outcome.FAILED, None, attempts, Failure.ENCRYPTION)
+            async with self.per_owner.hold(owner):
+                attempt = await self.post(resolved, body, headers, profile.timeouts)
             if attempt.outcome is not Outcome.RETRY:
                 return Result(attempt.outcome, attempt.status, attempts, attempt.error)
-            delay = self.policy.delay(attempts, attempt.retry_after)
+            delay = profile.policy.delay(attempts, attempt.retry_after)
             if delay is None:
-                return Result(Outcome.FAILED, attempt.status, attempts, f"gave up: {attempt.error}")
+                return Result(Outcome.FAILED, attempt.status, attempts, attempt.error)
             await asyncio.sleep(delay)
 
-    async def post(self, resolved: ResolvedEndpoint, body: bytes, headers: dict[str, str]) -> Attempt:
+    async def post(
+        self, resolved: ResolvedEndpoint, body: bytes, headers: dict[str, str], timeouts: Timeouts | None = None
+    ) -> Attempt:
+        timeouts = timeouts or self.profile.timeouts
         request_headers = {**headers, "Host": resolved.netloc}
-        extensions = {"sni_hostname": resolved.hostname} if resolved.scheme == "https" else {}
-        async with self._in_flight:
-            try:
-                # The transport reads at most 64 KB of any answer: an endpoint chosen by a user cannot make us read
-                # megabytes.
-                # A ready Request skips the client's merging of base URL, default headers and cookies: a third of
-                # httpx's CPU per request, which none of these requests needs.
-                request = httpx.Request(
-                    "POST", _url(resolved.connect_url()), content=body, headers=request_headers, extensions=extensions
-                )
-                response = await self.client.send(request)
-            except httpx.TimeoutException as exc:
-                return Attempt(Outcome.RETRY, None, error=f"timed out ({type(exc).__name__})")
-            except httpx.TransportError as exc:
-                return Attempt(Outcome.RETRY, None, error=f"could not connect ({type(exc).__name__}: {exc})")
-        snippet = response.content[:ERROR_SNIPPET].decode("utf-8", errors="replace")
+        extensions: dict[str, object] = {"timeout": {"connect": timeouts.connect, "read": timeouts.exchange}}
+        if resolved.scheme == "https":
+            extensions["sni_hostname"] = resolved.hostname
+        try:
+            # The transport reads at most 64 KB of any answer: an endpoint chosen by a user cannot make us read
+            # megabytes.
+            # A ready Request skips the client's merging of base URL, default headers and cookies: a third of
+            # httpx's CPU per request, which none of these requests needs.
+            request = httpx.Request(
+                "POST", _url(resolved.connect_url()), content=body, headers=request_headers, extensions=extensions
+            )
+            response = await self.client.send(request)
+        except httpx.TimeoutException:
+            return Attempt(Outcome.RETRY, None, error=Failure.TIMEOUT)
+        except httpx.TransportError as exc:
+            return Attempt(Outcome.RETRY, None, error=getattr(exc.__cause__, "failure", Failure.CONNECTION))
         outcome = classify(response.status_code)
-        error = None if outcome is Outcome.DELIVERED else f"HTTP {response.status_code} {snippet}".strip()
+        error = None if outcome is Outcome.DELIVERED else for_status(response.status_code)
         return Attempt(outcome, response.status_code, parse_retry_after(response.headers.get("retry-after")), error)
 
 

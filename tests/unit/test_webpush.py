@@ -148,7 +148,7 @@ async def test_other_client_errors_are_not_retried(sink: PushSink, sender: PushS
     sink.answer(sub, status)
     result = await sender.send(b"{}", target(sub))
     assert (result.outcome, result.status, result.attempts) == (Outcome.FAILED, status, 1)
-    assert result.error is not None and str(status) in result.error
+    assert result.error == "http 4xx"
 
 
 async def test_unreachable_endpoint_is_retried_then_fails(sink: PushSink, sender: PushSender) -> None:
@@ -162,7 +162,7 @@ async def test_private_endpoint_is_refused_at_send_time(sink: PushSink, sender: 
     sub = sink.subscription()
     sub["endpoint"] = "https://10.0.0.5/push/x"
     result = await sender.send(b"{}", target(sub))
-    assert result.outcome is Outcome.FAILED and result.error is not None and "refused" in result.error
+    assert (result.outcome, result.error) == (Outcome.FAILED, "endpoint not allowed")
 
 
 async def test_oversized_payload_is_refused(sink: PushSink, sender: PushSender) -> None:

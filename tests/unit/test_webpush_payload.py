@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.push.service import app_origin, iso_z, ping_payload, reminder_payload
+from server.push.payloads import app_origin, iso_z, ping_payload, reminder_payload
 from server.push.webpush import MAX_PAYLOAD_BYTES
 
 AT = datetime(2026, 11, 27, 17, 5, 0, 123456, tzinfo=UTC)
