@@ -4,7 +4,11 @@
     transport.py    a lean HTTP/1.1 keep-alive transport: strict, bounded parsing, connects to the checked address
     webpush.py      the only module that imports `webpush`: encrypt, VAPID JWT, send with retries and backoff
     vapid.py        VAPID keys: from settings, or made once in the data directory
-    service.py      subscriptions, message payloads, and PushService (the process's sender, on `app.state.push`)
+    limits.py       per-user limits: messages in flight at once, and a rate for test messages
+    subscriptions.py  storing subscriptions, and the per-device and per-user caps
+    payloads.py     what a message says, and the app address a notification opens
+    service.py      PushService (keys, guard, sender, limits; on `app.state.push`) and the test message
+    failures.py     the fixed categories a failed message records (never the endpoint's answer)
     deliveries.py   the delivery record: what happened to each message
     occurrences.py  the scheduler's queries: claim, load, finish due reminder occurrences
     scheduler.py    the reminder scheduler task and the lifespan that starts push and the scheduler
