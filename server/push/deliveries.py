@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models.push import PushDelivery, PushSubscription
 from server.push.failures import shown
-from server.push.webpush import Outcome, Result
+from server.push.retries import Outcome
+from server.push.webpush import Result
 
 if TYPE_CHECKING:
     from server.push.service import Outgoing

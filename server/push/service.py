@@ -19,9 +19,10 @@ from server.push.deliveries import record
 from server.push.guard import EndpointGuard
 from server.push.limits import PerKeyRate
 from server.push.payloads import ping_payload
+from server.push.retries import TEST, Profile
 from server.push.subscriptions import Caps, subscriptions_of
 from server.push.vapid import VapidKeys
-from server.push.webpush import REMINDER, TEST, Encryptor, Profile, PushSender, PushTarget, Result, new_http_client
+from server.push.webpush import Encryptor, PushSender, PushTarget, Result, new_http_client
 
 log = logging.getLogger("keeptabs.push")
 
@@ -66,14 +67,15 @@ class PushService:
         self.test_rate = PerKeyRate(settings.push_test_burst, settings.push_test_refill_seconds)
         self._background: set[asyncio.Task[Any]] = set()
 
-    async def send(self, outgoing: Sequence[Outgoing], profile: Profile = REMINDER) -> list[tuple[Outgoing, Result]]:
+    async def send(self, outgoing: Sequence[Outgoing], profile: Profile | None = None) -> list[tuple[Outgoing, Result]]:
+        """Sends each message (a reminder's retries, unless `profile` says otherwise)."""
         if len(outgoing) == 1:  # the common case, without a task per message
             only = outgoing[0]
             return [(only, await self._send_one(only, profile))]
         results = await asyncio.gather(*(self._send_one(o, profile) for o in outgoing))
         return list(zip(outgoing, results, strict=True))
 
-    def _send_one(self, out: Outgoing, profile: Profile) -> Coroutine[Any, Any, Result]:
+    def _send_one(self, out: Outgoing, profile: Profile | None) -> Coroutine[Any, Any, Result]:
         return self.sender.send(out.payload, out.target, out.topic, owner=out.user_id, profile=profile)
 
     async def send_test(self, user_id: str) -> int:

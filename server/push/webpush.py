@@ -8,14 +8,11 @@ import base64
 import functools
 import hashlib
 import logging
-import random
 import re
 import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from enum import StrEnum
 
 import httpx
 import jwt
@@ -24,8 +21,10 @@ from webpush.types import WebPushSubscription
 
 from server.push.failures import Failure, for_status
 from server.push.guard import EndpointGuard, EndpointRefused, HostUnresolvable, ResolvedEndpoint
+from server.push.http1 import Timeout, TransportError
 from server.push.limits import PerKeyLimit
-from server.push.transport import PushTransport, Timeout, Timeouts, TransportError
+from server.push.retries import REMINDER, Outcome, Profile, RetryPolicy, classify, parse_retry_after
+from server.push.transport import PushTransport, Timeouts
 from server.push.vapid import VapidKeys
 
 MAX_PAYLOAD_BYTES = 3072
@@ -36,14 +35,6 @@ _TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 # httpx logs every request at INFO; a burst of reminders would flood the log (and spend its CPU doing so).
 logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
-class Outcome(StrEnum):
-    DELIVERED = "delivered"
-    GONE = "gone"
-    """404/410: the subscription has ended; the caller deletes it."""
-    RETRY = "retry"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -70,63 +61,6 @@ class Result:
     error: Failure | None = None
     """A fixed category, never the endpoint's answer or an exception's text (see failures.py)."""
     finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    base_delay: float = 1.0
-    max_delay: float = 60.0
-    """The longest single wait, Retry-After included: a push service asking for more is recorded as a failure."""
-
-    def delay(self, attempts: int, retry_after: float | None) -> float | None:
-        """Seconds to wait before the next attempt, or None when it is time to give up."""
-        if attempts >= self.max_attempts:
-            return None
-        if retry_after is not None:
-            return retry_after if retry_after <= self.max_delay else None
-        backoff = self.base_delay * 2 ** (attempts - 1)
-        # Jitter spreads the retries of a burst that failed together over time.
-        return min(backoff * random.uniform(0.8, 1.2), self.max_delay)
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How hard to try: a reminder is retried for minutes; a test message is one quick attempt, so that a user's
-    slow endpoints cannot keep the sender busy with tests."""
-
-    policy: RetryPolicy = field(default_factory=RetryPolicy)
-    timeouts: Timeouts = field(default_factory=Timeouts)
-
-
-REMINDER = Profile()
-TEST = Profile(RetryPolicy(max_attempts=1), Timeouts(connect=3.0, exchange=3.0))
-
-
-def classify(status: int) -> Outcome:
-    if 200 <= status < 300:
-        return Outcome.DELIVERED
-    if status in (404, 410):
-        return Outcome.GONE
-    if status == 429 or status >= 500:
-        return Outcome.RETRY
-    return Outcome.FAILED
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as delay-seconds or an HTTP date (RFC 9110 10.2.3); None when absent or unreadable."""
-    if not value or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def topic_for(key: str) -> str:
@@ -245,7 +179,7 @@ class PushSender:
         self.encryptor = encryptor
         self.guard = guard
         self.client = client
-        self.profile = Profile(policy or RetryPolicy())
+        self.profile = Profile(policy) if policy else REMINDER
         self.per_owner = PerKeyLimit(per_owner)
 
     async def send(

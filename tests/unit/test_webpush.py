@@ -12,19 +12,9 @@ from typing import Any
 import pytest
 
 from server.push.guard import EndpointGuard
+from server.push.retries import Outcome, RetryPolicy, classify, parse_retry_after
 from server.push.vapid import VapidKeys, generate_keys
-from server.push.webpush import (
-    MAX_PAYLOAD_BYTES,
-    Encryptor,
-    Outcome,
-    PushSender,
-    PushTarget,
-    RetryPolicy,
-    classify,
-    new_http_client,
-    parse_retry_after,
-    topic_for,
-)
+from server.push.webpush import MAX_PAYLOAD_BYTES, Encryptor, PushSender, PushTarget, new_http_client, topic_for
 from tests.pushsink import PushSink
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.05, max_delay=2.0)

@@ -14,9 +14,10 @@ import pytest
 from server.push.failures import CATEGORIES, Failure, for_connect_error, shown
 from server.push.guard import EndpointGuard, HostUnresolvable, IPAddress
 from server.push.limits import PerKeyLimit, PerKeyRate
+from server.push.retries import TEST, Outcome, RetryPolicy
 from server.push.transport import PushTransport, Timeouts
 from server.push.vapid import VapidKeys, generate_keys
-from server.push.webpush import TEST, Encryptor, Outcome, PushSender, PushTarget, RetryPolicy, new_http_client
+from server.push.webpush import Encryptor, PushSender, PushTarget, new_http_client
 from tests.pushsink import PushSink, Tarpit
 
 FAST = RetryPolicy(max_attempts=2, base_delay=0.05, max_delay=1.0)

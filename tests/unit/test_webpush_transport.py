@@ -19,16 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from server.push.transport import (
-    MAX_BODY,
-    ConnectError,
-    Origin,
-    ProtocolError,
-    PushTransport,
-    Response,
-    Timeout,
-    Timeouts,
-)
+from server.push.http1 import MAX_BODY, ConnectError, ProtocolError, Response, Timeout
+from server.push.transport import Origin, PushTransport, Timeouts
 from server.push.webpush import new_http_client
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
