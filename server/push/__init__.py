@@ -17,5 +17,5 @@
     scheduler.py    the reminder scheduler task and the lifespan that starts push and the scheduler
 
 The tables are in server/models/push.py, with every other model, where Alembic reads them; the HTTP routes are in
-server/routes/push.py, a thin controller over service.py and deliveries.py.
+server/routes/push.py, a thin controller over subscriptions.py, service.py and deliveries.py.
 """
