@@ -55,6 +55,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         workers=workers,
         proxy_headers=True,
         timeout_graceful_shutdown=5,
+        http="server.deadlines:DeadlineProtocol",  # headers and bodies that arrive too slowly are cut
         log_config=_log_config(),
     )
     return 0

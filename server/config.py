@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -41,6 +41,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     behind_https: bool = False
     """Set when a TLS-terminating proxy is in front: adds HSTS."""
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1024 * 1024
+    max_streams: Annotated[int, msgspec.Meta(ge=1)] = 10_000
+    """Live-update streams one process holds; past it GET /api/events answers 503 with Retry-After."""
+    streams_per_device: Annotated[int, msgspec.Meta(ge=1)] = 5
+    """Open streams per device; a new one past it closes the device's oldest."""
+    header_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """Seconds a request's line and headers may take to arrive, from the connection (or the request's first byte)."""
+    body_timeout: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    """Seconds a request's body may take to arrive once its headers have: 408 (or the connection cut) after."""
+    database_pool_size: Annotated[int, msgspec.Meta(ge=1)] = 10
+    database_max_overflow: Annotated[int, msgspec.Meta(ge=0)] = 10
+    database_pool_mode: Literal["session", "transaction"] = "session"
+    """`transaction` when KEEPTABS_DATABASE_URL goes through a pooler in transaction mode (PgBouncer)."""
+    direct_database_url: str = ""
+    """PostgreSQL reached without a pooler, for live updates' LISTEN; required with database_pool_mode=transaction."""
+
+    def __post_init__(self) -> None:
+        if self.database_pool_mode == "transaction" and not (self.is_postgres and self.direct_database_url):
+            raise ValueError(
+                "KEEPTABS_DATABASE_POOL_MODE=transaction needs PostgreSQL and KEEPTABS_DIRECT_DATABASE_URL"
+                " (LISTEN cannot go through a pooler in transaction mode)"
+            )
 
     @property
     def data_path(self) -> Path:
@@ -55,6 +76,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def is_postgres(self) -> bool:
         return self.resolved_database_url.startswith("postgresql")
+
+    @property
+    def listen_database_url(self) -> str:
+        return self.direct_database_url or self.resolved_database_url
 
 
 class SettingsError(ValueError):

@@ -51,3 +51,4 @@ class AuthController(Controller):
     async def logout(self, auth: AuthDep, db: DbDep, state: State) -> None:
         memo.forget_device(state, auth.device_id)
         await accounts.logout(db, auth)
+        state.live.device_ended(auth.user_id, auth.device_id)  # its open event streams end in every process
