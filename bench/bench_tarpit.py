@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -227,6 +228,7 @@ def bench(args: argparse.Namespace) -> int:
     finally:
         tarpit.terminate()
         tarpit.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
     report(args, idle, loaded, flood, load_before)
     print(f"tarpit connections: {stuck['accepted']} accepted, at most {stuck['most_open']} open at once")
     ok = max(loaded) <= TARGET
