@@ -72,7 +72,7 @@ def _log_config() -> dict[str, Any]:
 
 
 def _print_vapid(settings: Settings) -> int:
-    from server.vapid import VapidKeyError, load_or_create_keys
+    from server.push.vapid import VapidKeyError, load_or_create_keys
 
     try:
         print(load_or_create_keys(settings).application_server_key)

@@ -21,11 +21,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: str = "./var"
     open_registration: bool = True
     push_allow_loopback: bool = False
+    """Tests and local development: also admit push endpoints whose host is written exactly `127.0.0.1`, `[::1]` or
+    `localhost` (127.0.0.1), over http or https, on any port. No other spelling of a loopback address."""
     vapid_subject: str = "mailto:admin@localhost"
     vapid_private_key: str = ""
     """PEM; empty means keys are made on first start and kept in data_dir."""
     vapid_public_key: str = ""
     push_ttl: Annotated[int, msgspec.Meta(ge=3600)] = 86400
+    # Push limits (docs/deploy.md, "Push limits"): one user's endpoints must not delay everyone's reminders.
+    push_subscriptions_per_device: Annotated[int, msgspec.Meta(ge=1)] = 1
+    """A device's newer subscription replaces its oldest (a browser re-subscribing after pushsubscriptionchange)."""
+    push_subscriptions_per_user: Annotated[int, msgspec.Meta(ge=1)] = 20
+    """Beyond this, a new subscription replaces the user's least recently subscribed one."""
+    push_sends_per_user: Annotated[int, msgspec.Meta(ge=1)] = 10
+    """Messages to one user's endpoints in flight at once (per process); the rest wait their turn."""
+    push_max_in_flight: Annotated[int, msgspec.Meta(ge=1)] = 200
+    """Messages in flight at once, all users together (per process)."""
+    push_test_burst: Annotated[int, msgspec.Meta(ge=1)] = 5
+    """Test messages (POST /api/push/test) a user may ask for at once, per process ..."""
+    push_test_refill_seconds: Annotated[float, msgspec.Meta(ge=1)] = 60.0
+    """... and then one more each this many seconds (429 with Retry-After before that)."""
     behind_https: bool = False
     """Set when a TLS-terminating proxy is in front: adds HSTS."""
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1024 * 1024

@@ -79,17 +79,20 @@ async def test_a_lost_listen_connection_is_made_again_and_missed_changes_are_sen
 async def test_messages_published_while_the_connection_is_down_reach_other_processes(
     pg_settings: Settings, database: asyncpg.Connection
 ) -> None:
-    with ThreadedServer(create_app(pg_settings)) as a, ThreadedServer(create_app(pg_settings)) as b:
-        async with httpx.AsyncClient(base_url=a.base_url, timeout=10) as http:
-            account = await register(http)
-        async with EventStream(b.base_url, account["token"]) as stream:
-            assert await stream.next_sync() == 0
-            a.call(emit_feed_moved(a.app, account["user_id"], 1))
-            assert await stream.next_sync() == 1  # from A to B through PostgreSQL
-            await terminate_listeners(database, expected=2)
-            for cursor in (2, 3):
-                a.call(emit_feed_moved(a.app, account["user_id"], cursor))
-            assert await asyncio.wait_for(stream.wait_for_cursor(3), 10) == 3
+    """Only A's connection is cut (B keeps listening), so what B hears after it can only be A's queued messages."""
+    with ThreadedServer(create_app(pg_settings)) as a:
+        [a_connection] = await live_connections(database, 1)
+        with ThreadedServer(create_app(pg_settings)) as b:
+            async with httpx.AsyncClient(base_url=a.base_url, timeout=10) as http:
+                account = await register(http)
+            async with EventStream(b.base_url, account["token"]) as stream:
+                assert await stream.next_sync() == 0
+                a.call(emit_feed_moved(a.app, account["user_id"], 1))
+                assert await stream.next_sync() == 1  # from A to B through PostgreSQL
+                await database.execute("SELECT pg_terminate_backend($1)", a_connection)
+                for cursor in (2, 3):
+                    a.call(emit_feed_moved(a.app, account["user_id"], cursor))
+                assert await asyncio.wait_for(stream.wait_for_cursor(3), 10) == 3
 
 
 async def test_one_connection_per_process_whatever_the_number_of_users(
