@@ -8,7 +8,7 @@ under the user's row lock, so two concurrent uploads cannot both squeeze under i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import datetime
 from typing import Any, Literal, cast
 
@@ -106,23 +106,30 @@ def _over_quota(settings: Settings, used: int, size: int) -> PayloadTooLarge:
 async def upload(
     state: State, user_id: str, sha256: str, announced: int | None, body: AsyncIterable[bytes]
 ) -> tuple[BlobInfo, bool]:
-    """Stores the body as the user's blob `sha256`; (its info, True) if new, (info, False) if already stored."""
+    """Stores the body as the user's blob `sha256`; (its info, True) if new, (info, False) if already stored.
+
+    A blob whose row outlived its bytes (a database restored without the photos taken after it) is stored again
+    from the upload: the devices that still hold the photo repair it by sending it once more."""
     settings: Settings = state.settings
-    if (known := await find(state, user_id, sha256)) is not None:
+    store: BlobStore = state.blobs
+    known = await find(state, user_id, sha256)
+    if known is not None and await store.exists(user_key(user_id, sha256)):
         return known, False
     if announced is not None and announced > settings.blob_max_bytes:
         raise _too_large(settings)
-    async with reading(state.engine) as conn:
-        used = await used_bytes(conn, user_id)
-    if used + (announced or 0) > settings.blob_quota_bytes:
-        raise _over_quota(settings, used, announced or 0)
-    store: BlobStore = state.blobs
+    if known is None:
+        async with reading(state.engine) as conn:
+            used = await used_bytes(conn, user_id)
+        if used + (announced or 0) > settings.blob_quota_bytes:
+            raise _over_quota(settings, used, announced or 0)
     received = await _receive(store, settings, body)
     try:
         image = await _check(received, sha256)
         await store.put(user_key(user_id, sha256), received.path)
     finally:
         await run_io(received.path.unlink, True)
+    if known is not None:
+        return known, False
     return await _record(state, user_id, sha256, received.size, image)
 
 
@@ -190,12 +197,29 @@ def _wake_ocr(state: State) -> None:
         worker.wake()
 
 
+async def stored(state: State, user_id: str, sha256: str) -> bool:
+    """Whether the bytes are in the store (the row says the user has the blob; this says the bytes are there)."""
+    store: BlobStore = state.blobs
+    return await store.exists(user_key(user_id, sha256))
+
+
 async def open_blob(state: State, user_id: str, sha256: str) -> tuple[BlobInfo, AsyncIterable[bytes]]:
     info = await find(state, user_id, sha256)
     if info is None:
         raise NotFound("No such photo.")
     store: BlobStore = state.blobs
-    return info, store.read(user_key(user_id, sha256))
+    chunks = aiter(store.read(user_key(user_id, sha256)))
+    try:
+        first = await anext(chunks, b"")  # a missing object is a 404 here, not a response cut after its headers
+    except FileNotFoundError as exc:
+        raise NotFound("This photo's bytes are missing on the server: upload it again.") from exc
+    return info, _prepend(first, chunks)
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 async def delete_user_blobs(state: State, user_id: str) -> int:

@@ -99,7 +99,7 @@ class BlobController(Controller):
     async def presence(self, sha256: FromPath[str], auth: AuthDep, state: State) -> Response[None]:
         """200 with the photo's type and length if the user has it stored, 404 otherwise."""
         info = await blobs.find(state, auth.user_id, blobs.check_hash(sha256))
-        if info is None:
+        if info is None or not await blobs.stored(state, auth.user_id, sha256):
             return Response(None, status_code=404)
         # The headers a GET would send (a HEAD response carries no body, so they are set by hand).
         headers = {**image_headers(info), "Content-Length": str(info.size), "Content-Type": info.type}

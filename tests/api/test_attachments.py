@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.app import create_app
 from server.attachments.blobs import delete_user_blobs
-from server.attachments.storage import BlobStore, user_prefix
+from server.attachments.storage import BlobStore, user_key, user_prefix
 from server.config import Settings
 from tests.attachments_support import objects, photo, sha
 from tests.conftest import NewAccount
@@ -203,6 +203,21 @@ async def test_a_blob_is_its_owners_only(
     assert (await bclient.get(f"/api/blobs/{sha(data)}")).status_code == 401
     assert (await put(bclient, tom.headers, data)).status_code == 201  # Tom's own copy, not a link to Ana's
     assert await objects(store, user_prefix(tom.user_id)) == 1
+
+
+async def test_bytes_lost_on_the_server_are_404_and_a_new_upload_repairs_them(
+    bclient: AsyncTestClient[Litestar], new_account: NewAccount, store: BlobStore
+) -> None:
+    account = await new_account(bclient)
+    data = photo(seed=12)
+    assert (await put(bclient, account.headers, data)).status_code == 201
+    await store.delete(user_key(account.user_id, sha(data)))  # e.g. a database restored without the newest photos
+    lost = await bclient.get(f"/api/blobs/{sha(data)}", headers=account.headers)
+    assert lost.status_code == 404 and lost.headers["content-type"] == PROBLEM
+    assert (await bclient.head(f"/api/blobs/{sha(data)}", headers=account.headers)).status_code == 404
+    assert (await put(bclient, account.headers, data)).status_code == 200
+    assert (await bclient.get(f"/api/blobs/{sha(data)}", headers=account.headers)).content == data
+    assert len((await bclient.get("/api/blobs", headers=account.headers)).json()["blobs"]) == 1
 
 
 async def test_list_pages_in_hash_order(bclient: AsyncTestClient[Litestar], new_account: NewAccount) -> None:
