@@ -1,0 +1,81 @@
+"""What the app shows as kept is kept: a note typed and ended with Done survives a reload (or a closed page) at once,
+30 times in a row, offline, so it can only come back from this device's own storage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import sign_up
+from tests.e2e.helpers import wait_for_worker
+from tests.server_process import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+REPEATS = 30
+
+
+def ready_offline(page: Page, base_url: str) -> None:
+    sign_up(page, base_url)
+    wait_for_worker(page)
+    page.context.set_offline(True)
+
+
+def type_and_finish(page: Page, text: str) -> None:
+    box = page.get_by_label("New note")
+    expect(box).to_be_focused()
+    box.fill(text)
+    page.get_by_role("button", name="Done").click()
+
+
+def expect_all_kept(page: Page, texts: list[str]) -> None:
+    items = page.get_by_role("list", name="Notes").get_by_role("listitem")
+    expect(items).to_have_count(len(texts))
+    shown = set(items.all_inner_texts())
+    assert [t for t in texts if not any(t in s for s in shown)] == []
+
+
+def test_type_done_and_reload_at_once_loses_nothing(server: ServerProcess, new_device: Callable[..., Page]) -> None:
+    phone = new_device("phone")
+    ready_offline(phone, server.base_url)
+    texts = [f"Reloaded note {i:02}" for i in range(REPEATS)]
+
+    for text in texts:
+        type_and_finish(phone, text)
+        phone.reload()
+
+    expect_all_kept(phone, texts)
+    phone.reload()  # and they stay once the journal has been replayed and cleared
+    expect_all_kept(phone, texts)
+    assert phone.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('keeptabs.journal.'))") == []
+
+
+def test_type_done_and_close_the_page_at_once_loses_nothing(
+    server: ServerProcess, new_device: Callable[..., Page]
+) -> None:
+    page = new_device("phone")
+    ready_offline(page, server.base_url)
+    texts = [f"Closed note {i:02}" for i in range(REPEATS)]
+
+    for text in texts:
+        type_and_finish(page, text)
+        context = page.context
+        page.close()
+        page = context.new_page()
+        page.goto(server.base_url)
+
+    expect_all_kept(page, texts)
+
+
+def test_typing_cut_off_before_its_pause_is_kept(server: ServerProcess, new_device: Callable[..., Page]) -> None:
+    """No Done and no pause at all: the page goes while the words are still arriving."""
+    phone = new_device("phone")
+    ready_offline(phone, server.base_url)
+    phone.get_by_label("New note").press_sequentially("Gate B12")
+
+    phone.reload()
+
+    expect_all_kept(phone, ["Gate B12"])
+    expect(phone.get_by_role("status")).to_have_text("Offline, 1 change waiting")
