@@ -13,7 +13,7 @@ const OWNER = 'keeptabs.journal-owner';
 const TAB = crypto.randomUUID();
 const tabLock = (tab) => `keeptabs-tab-${tab}`;
 
-navigator.locks?.request(tabLock(TAB), () => new Promise(() => undefined)).catch(() => undefined);
+globalThis.navigator?.locks?.request(tabLock(TAB), () => new Promise(() => undefined)).catch(() => undefined);
 
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const keys = () => Object.keys(localStorage).filter((key) => key.startsWith(PREFIX));
@@ -91,7 +91,7 @@ export function clear() {
  */
 export function replay(edit, owner) {
   const tabs = new Set(keys().map((key) => read(key)?.tab).filter((tab) => tab && tab !== TAB));
-  if (!tabs.size || !navigator.locks) return Promise.resolve();
+  if (!tabs.size || !globalThis.navigator?.locks) return Promise.resolve();
   return Promise.all([...tabs].map((tab) => navigator.locks.request(tabLock(tab), () => replayTab(tab, edit, owner))));
 }
 
