@@ -41,9 +41,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict sync
 
-# Rewrites the single initial migration from the models (the schema has not been released yet).
+# Writes the next incremental migration from the models: make migration NAME="what changed".
 migration: $(VENV)/.installed-dev
-	$(BIN)/python -m server.migrate regenerate
+	@test -n "$(NAME)" || { echo 'usage: make migration NAME="what changed"'; exit 2; }
+	$(BIN)/python -m server.migrate revision "$(NAME)"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
