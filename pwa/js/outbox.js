@@ -40,11 +40,14 @@
 
   /**
    * A note the server refused keeps the refused fields parked (`note.refused`: reason, keys, and the server's values
-   * they were edited from). The next mutation of the note carries all of them, edited from the server's values, so
-   * sending it settles the refusal: accepted, the mark goes; refused, it stays.
+   * they were edited from). A mutation that edits one of them (or any mutation of a note the server does not have
+   * yet) carries all of them, edited from the server's values, so sending it settles the refusal: accepted, the mark
+   * goes; refused, it stays. Edits of other fields (a pin, a reminder) leave them parked and sync on their own.
    */
   function carryRefused(mutation, note) {
-    for (const key of note.refused.keys) {
+    const { keys } = note.refused;
+    if (note.rev > 0 && !Object.keys(mutation.set).some((key) => keys.includes(key))) return mutation;
+    for (const key of keys) {
       mutation.base[key] = note.refused.base[key];
       if (!(key in mutation.set)) mutation.set[key] = note[key];
     }
@@ -94,9 +97,9 @@
       const mutation = (await unsentFor(outbox, noteId)) ?? {
         id: crypto.randomUUID(), note_id: noteId, base_rev: stored.rev, set: {}, base: {}, sent: false,
       };
-      if (note.refused) carryRefused(mutation, note);
       for (const key of Object.keys(set)) if (!(key in mutation.base)) mutation.base[key] = stored[key];
       Object.assign(mutation.set, set);
+      if (note.refused) carryRefused(mutation, note);
       mutation.edited_at = now;
       notes.put(note);
       outbox.put(mutation);

@@ -128,10 +128,18 @@ def test_a_request_refused_whole_is_split_and_only_its_culprit_refused(
         embassy = note_id(phone, "Call the embassy")
         assert server_notes(server.base_url, user)[embassy]["reminder"] is None
 
+        # Another field of the note syncs on its own; the refused reminder stays parked on the phone.
+        phone.get_by_role("button", name="Pin").click()
+        laptop_item = laptop.get_by_role("list", name="Notes").get_by_role("listitem").filter(has_text="embassy")
+        expect(laptop_item).to_contain_text("Pinned")
+        expect(phone.get_by_text("Not synced:")).to_be_visible()
+
         phone.get_by_role("button", name="Discard change").click()
         expect(phone.get_by_text("Not synced:")).to_be_hidden()
         expect(phone.locator("#reminder-banner")).to_be_hidden()
+        expect(phone.get_by_role("button", name="Unpin")).to_be_visible()
         expect(phone.get_by_role("status")).to_have_text("Synced")
+        assert server_notes(server.base_url, user)[embassy]["pinned"] is True
     finally:
         context.close()
     # The browser logs each refused request; those are the point of this test. Anything else still fails it.
