@@ -79,3 +79,22 @@ def test_typing_cut_off_before_its_pause_is_kept(server: ServerProcess, new_devi
 
     expect_all_kept(phone, ["Gate B12"])
     expect(phone.get_by_role("status")).to_have_text("Offline, 1 change waiting")
+
+
+def test_editor_typing_reloaded_at_once_is_kept(server: ServerProcess, new_device: Callable[..., Page]) -> None:
+    phone = new_device("phone")
+    ready_offline(phone, server.base_url)
+    type_and_finish(phone, "Packing list")
+    phone.get_by_role("list", name="Notes").get_by_role("listitem").get_by_role("button").click()
+    phone.get_by_label("Title").fill("Trip")
+    phone.get_by_label("Body").press("End")
+    phone.get_by_label("Body").press_sequentially(": passport")
+
+    phone.reload()  # the address still names the note: the editor opens again
+
+    expect(phone.get_by_label("Title")).to_have_value("Trip")
+    expect(phone.get_by_label("Body")).to_have_value("Packing list: passport")
+    phone.get_by_role("button", name="Close").click()
+    item = phone.get_by_role("list", name="Notes").get_by_role("listitem")
+    expect(item).to_contain_text("Trip")
+    expect(item).to_contain_text("Packing list: passport")
