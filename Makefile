@@ -6,7 +6,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8000
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test fuzz bench lint migration chromium clean
+.PHONY: run test fuzz bench lint migration chromium pgbouncer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,12 @@ chromium:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
 
-test: $(VENV)/.installed-dev chromium
+# The PostgreSQL tests also run the request pool through PgBouncer in transaction mode (tests/api/test_pgbouncer.py).
+pgbouncer:
+	@test -x /usr/sbin/pgbouncer || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q pgbouncer; }
+
+test: $(VENV)/.installed-dev chromium pgbouncer
 	$(BIN)/pytest
 
 fuzz: $(VENV)/.installed-dev

@@ -7,8 +7,12 @@
 2. Sustained load on two processes on PostgreSQL: D devices (pairs of one user) each with a live stream open and a
    sync every I seconds (a third of them carrying an edit, so the partner's stream fires and it syncs too): p99
    sync latency, errors, events. Baseline: the same sync from one idle device, measured first.
+3. Memory per stream: one `keeptabs serve` (SQLite, then PostgreSQL), its RSS idle, with S streams open (each has had
+   its first event), and after they close, twice over. Baseline: the idle RSS of the same process. The second round
+   tells a leak (RSS after close climbs again) from the allocator keeping freed memory for reuse (RSS stays put).
 
     .venv/bin/python bench/bench_live.py [--changes 200] [--devices 500] [--interval 30] [--duration 90]
+                                         [--streams 2000] [--only latency,load,memory]
 """
 
 from __future__ import annotations
@@ -27,11 +31,15 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from sqlalchemy import insert
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from server.auth import new_token  # noqa: E402
+from server.config import Settings  # noqa: E402
+from server.db import create_engine  # noqa: E402
+from server.models import Device, Token, User  # noqa: E402
 from server.services.events import plain_dsn  # noqa: E402
 from tests.live import EventStream, SimDevice, login, register  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
@@ -211,6 +219,88 @@ def report_load(stats: LoadStats, baseline: list[float], devices: int, interval:
         print(f"  error: {error}")
 
 
+# ------------------------------------------------------------------------------------------------- memory per stream
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def server_connections(port: int) -> int:
+    """Connections the server still holds on its port (established, or closed by the client and not yet by it)."""
+    held = {"01", "08"}  # ESTABLISHED, CLOSE_WAIT
+    return sum(
+        int(fields[1].split(":")[1], 16) == port and fields[3] in held
+        for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+    )
+
+
+async def seed_streams(settings: Settings, count: int) -> list[str]:
+    """A token per stream (one device each, two devices per user: under the per-device cap), straight into the
+    database of either kind, through the server's own tables."""
+    users = [str(uuid.uuid4()) for _ in range((count + 1) // 2)]
+    devices = [(str(uuid.uuid4()), users[i // 2], *new_token()) for i in range(count)]
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            emails = [{"id": u, "email": f"m-{u}@example.org", "email_key": f"m-{u}@example.org"} for u in users]
+            await conn.execute(insert(User), [{**e, "password_hash": "x", "seq": 0} for e in emails])
+            await conn.execute(insert(Device), [{"id": d, "user_id": u, "name": "memory"} for d, u, _, _ in devices])
+            await conn.execute(insert(Token), [{"hash": h, "device_id": d, "user_id": u} for d, u, _, h in devices])
+    finally:
+        await engine.dispose()
+    return [token for _, _, token, _ in devices]
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.1)
+
+
+async def stream_memory(server: ServerProcess, tokens: list[str], label: str, rounds: int = 2) -> None:
+    assert server.process is not None
+    pid = server.process.pid
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60, read=None)) as client:
+        async with EventStream(server.base_url, tokens[0], client=client) as warm:  # every code path loaded once
+            await warm.next_sync()
+        await wait_for(lambda: server_connections(server.port) == 0)
+        idle = rss_mb(pid)
+        print(f"{label}: memory per stream, {len(tokens)} streams, RSS of the server process")
+        print(f"  baseline: idle {idle:6.1f} MB")
+        for number in range(1, rounds + 1):
+            streams = [EventStream(server.base_url, t, client=client) for t in tokens]
+            for start in range(0, len(streams), 200):  # connect in waves: the accept backlog is finite
+                await asyncio.gather(*(s.__aenter__() for s in streams[start : start + 200]))
+            await asyncio.gather(*(s.next_sync(timeout=60) for s in streams))
+            held = rss_mb(pid)
+            await asyncio.gather(*(s.__aexit__(None, None, None) for s in streams))
+            await wait_for(lambda: server_connections(server.port) == 0)
+            after = rss_mb(pid)
+            per_stream = (held - idle) * 1024 * 1024 / len(tokens)
+            print(
+                f"  round {number}: open {held:6.1f} MB (+{held - idle:5.1f}, {per_stream / 1024:5.1f} KB a stream)"
+                f"   closed {after:6.1f} MB (+{after - idle:5.1f} over idle)"
+            )
+
+
+async def memory_per_stream(count: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"KEEPTABS_DATA_DIR": tmp, "KEEPTABS_DATABASE_URL": "", "KEEPTABS_MAX_STREAMS": str(count + 10)}
+        with ServerProcess(env) as server:
+            await stream_memory(server, await seed_streams(Settings(data_dir=tmp), count), "SQLite")
+
+    async def on_postgres(url: str) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"KEEPTABS_DATABASE_URL": url, "KEEPTABS_DATA_DIR": tmp, "KEEPTABS_MAX_STREAMS": str(count + 10)}
+            with ServerProcess(env) as server:
+                await stream_memory(server, await seed_streams(Settings(database_url=url), count), "PostgreSQL")
+
+    await with_pg_database(on_postgres)
+
+
 # -------------------------------------------------------------------------------------------------------------- main
 async def with_pg_database(run: Callable[[str], Awaitable[None]]) -> None:
     name = f"kt_bench_live_{os.getpid()}"
@@ -227,24 +317,31 @@ async def with_pg_database(run: Callable[[str], Awaitable[None]]) -> None:
 async def main(args: argparse.Namespace) -> None:
     # The numbers mean little if other work shares the cores; say how busy the machine was.
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        ServerProcess({"KEEPTABS_DATA_DIR": tmp, "KEEPTABS_DATABASE_URL": ""}) as one,
-    ):
-        report_latency("SQLite, one process", *await live_latency(one.base_url, one.base_url, args.changes))
+    sections = set(args.only.split(",")) if args.only else {"latency", "load", "memory"}
+    if "latency" in sections:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            ServerProcess({"KEEPTABS_DATA_DIR": tmp, "KEEPTABS_DATABASE_URL": ""}) as one,
+        ):
+            report_latency("SQLite, one process", *await live_latency(one.base_url, one.base_url, args.changes))
 
     async def on_postgres(url: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             env = {"KEEPTABS_DATABASE_URL": url, "KEEPTABS_DATA_DIR": tmp}
             with ServerProcess(env) as a, ServerProcess(env) as b:
-                report_latency("PostgreSQL, two processes", *await live_latency(a.base_url, b.base_url, args.changes))
-                if args.devices:
+                if "latency" in sections:
+                    latency = await live_latency(a.base_url, b.base_url, args.changes)
+                    report_latency("PostgreSQL, two processes", *latency)
+                if "load" in sections and args.devices:
                     baseline = await idle_baseline(a.base_url)
                     tokens = await seed_devices(url, args.devices)
                     stats = await sustained_load([a.base_url, b.base_url], tokens, args.interval, args.duration)
                     report_load(stats, baseline, args.devices, args.interval, args.duration)
 
-    await with_pg_database(on_postgres)
+    if sections & {"latency", "load"}:
+        await with_pg_database(on_postgres)
+    if "memory" in sections and args.streams:
+        await memory_per_stream(args.streams)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
@@ -254,4 +351,6 @@ if __name__ == "__main__":
     parser.add_argument("--devices", type=int, default=500, help="0 skips the load test")
     parser.add_argument("--interval", type=float, default=30.0)
     parser.add_argument("--duration", type=float, default=90.0)
+    parser.add_argument("--streams", type=int, default=2000, help="streams for 'memory per stream'; 0 skips it")
+    parser.add_argument("--only", default="", help="comma-separated sections: latency, load, memory (default: all)")
     asyncio.run(main(parser.parse_args()))

@@ -9,8 +9,10 @@ Measures, in one run:
 It prints the time from T0 until the last message arrived, throughput, the CPU spent by the server, the sink and
 PostgreSQL, how busy the whole machine was, and ratios against the baselines.
 Target: all 10k within 10 s on a 2-core machine.
+First, the cost of computing a repeating reminder's next occurrence from year 1 (target under 1 ms), beside one set
+yesterday.
 
-    .venv/bin/python bench/bench_reminders.py [--users 1000] [--per-user 10] [--workers 1]
+    .venv/bin/python bench/bench_reminders.py [--users 1000] [--per-user 10] [--workers 1] [--next-occurrence-only]
 """
 
 from __future__ import annotations
@@ -115,8 +117,8 @@ def _b64url(data: bytes) -> str:
 
 # ------------------------------------------------------------------------------------------------------ baselines
 def baseline_encrypt(subscriber: tuple[str, str, str], seconds: float = 2.0) -> float:
-    from server.vapid import generate_keys
-    from server.webpush import Encryptor, PushTarget
+    from server.push.vapid import generate_keys
+    from server.push.webpush import Encryptor, PushTarget
 
     encryptor = Encryptor(generate_keys(), "mailto:bench@example.org", 86400)
     target = PushTarget(f"http://127.0.0.1/push/{subscriber[0]}", subscriber[1], subscriber[2])
@@ -128,9 +130,35 @@ def baseline_encrypt(subscriber: tuple[str, str, str], seconds: float = 2.0) -> 
     return count / (time.perf_counter() - started)
 
 
+def time_next_occurrence(at: datetime, repeat: str, tz: str, calls: int = 2000) -> float:
+    """Microseconds per sync.reminders.next_occurrence call from `at` to now (the scheduler runs it on the loop)."""
+    from sync.reminders import next_occurrence
+
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    for _ in range(calls):
+        next_occurrence(at, repeat, tz, after=now)
+    return (time.perf_counter() - started) / calls * 1e6
+
+
+def report_next_occurrence() -> bool:
+    """Year-1 repeating reminders against one set yesterday (the baseline); target under 1 ms each."""
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    ok = True
+    for repeat, tz in (("daily", "Europe/Paris"), ("weekly", "America/New_York"), ("monthly", "Australia/Lord_Howe")):
+        baseline = time_next_occurrence(yesterday, repeat, tz)
+        far = time_next_occurrence(datetime(1, 1, 3, 9, tzinfo=UTC), repeat, tz)
+        ok = ok and far < 1000
+        print(
+            f"next_occurrence {repeat:7} {tz:19}: from year 1 {far:7.1f} us, from yesterday {baseline:6.1f} us "
+            f"(ratio {far / baseline:.2f}; target < 1000 us)"
+        )
+    return ok
+
+
 async def baseline_post(port: int, count: int, concurrency: int = 200) -> float:
-    """The server's own HTTP client (server.webpush.new_http_client), without encryption or database."""
-    from server.webpush import new_http_client
+    """The server's own HTTP client (server.push.webpush.new_http_client), without encryption or database."""
+    from server.push.webpush import new_http_client
 
     async with new_http_client(concurrency) as client:
         gate = asyncio.Semaphore(concurrency)
@@ -305,12 +333,17 @@ def main() -> int:
     parser.add_argument("--per-user", type=int, default=10)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--lead", type=float, default=12.0, help="seconds from filling the database to T0")
+    parser.add_argument("--next-occurrence-only", action="store_true", help="only time next_occurrence")
     parser.add_argument("--sink", nargs=2, metavar=("PORT", "KEYS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sink:
         run_sink(int(args.sink[0]), args.sink[1])
         return 0
-    return asyncio.run(bench(args))
+    print(f"load average before the run: {os.getloadavg()[0]:.2f}")
+    fast = report_next_occurrence()
+    if args.next_occurrence_only:
+        return 0 if fast else 1
+    return max(asyncio.run(bench(args)), 0 if fast else 1)
 
 
 async def bench(args: argparse.Namespace) -> int:

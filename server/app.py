@@ -24,10 +24,10 @@ from server.db import db_lifespan, provide_db, provide_db_session
 from server.errors import EXCEPTION_HANDLERS
 from server.hygiene import JSONRequest, refuse_nul
 from server.memo import for_database
+from server.push.scheduler import reminders_changed_listener, reminders_lifespan
 from server.routes import ROUTE_HANDLERS
 from server.security import security_headers
 from server.services.events import live_channels
-from server.services.reminders import reminders_changed_listener, reminders_lifespan
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 IMMUTABLE = CacheControlHeader(public=True, max_age=31_536_000, immutable=True)

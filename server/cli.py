@@ -54,7 +54,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         port=port,
         workers=workers,
         proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxy_list,  # X-Forwarded-For/-Proto believed only from these peers
         timeout_graceful_shutdown=5,
+        http="server.deadlines:DeadlineProtocol",  # headers and bodies that arrive too slowly are cut
         log_config=_log_config(),
     )
     return 0
@@ -70,7 +72,7 @@ def _log_config() -> dict[str, Any]:
 
 
 def _print_vapid(settings: Settings) -> int:
-    from server.vapid import VapidKeyError, load_or_create_keys
+    from server.push.vapid import VapidKeyError, load_or_create_keys
 
     try:
         print(load_or_create_keys(settings).application_server_key)

@@ -21,11 +21,31 @@ READ_ONLY = "keeptabs_read_only"
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.resolved_database_url
     if not url.startswith("sqlite"):
-        return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        return create_async_engine(
+            url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            pool_pre_ping=True,
+            connect_args=_pooler_arguments(settings),
+        )
     settings.data_path.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30})
     _configure_sqlite(engine)
     return engine
+
+
+def _pooler_arguments(settings: Settings) -> dict[str, Any]:
+    """Behind a pooler in transaction mode (PgBouncer's `pool_mode = transaction`), consecutive statements of one
+    connection may run in different server sessions, so nothing may outlive a statement on the server: no named
+    prepared statements (asyncpg's and SQLAlchemy's caches name them). Unnamed ones are safe: with its cache off,
+    asyncpg parses an unnamed statement again in the same message batch that runs it."""
+    if settings.database_pool_mode != "transaction":
+        return {}
+    return {"statement_cache_size": 0, "prepared_statement_cache_size": 0, "prepared_statement_name_func": _unnamed}
+
+
+def _unnamed() -> str:
+    return ""
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

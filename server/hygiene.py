@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+from urllib.parse import unquote_plus
 
 from litestar import Request
 
@@ -45,11 +46,46 @@ async def refuse_nul(request: Request[Any, Any, Any]) -> None:
 
 
 class RedactTokens(logging.Filter):
-    """Access-log filter: `?token=` (accepted on /api/events, where EventSource cannot send a header) is a secret."""
+    """Access-log filter: `?token=` (accepted on /api/events, where EventSource cannot send a header) is a secret.
 
-    _token = re.compile(r"(token=)[^&\s\"]+")
+    Names are compared decoded (`tok%65n=` is `token=` to anything that decodes it), and any name containing "token"
+    counts. A query whose separators are themselves encoded (so no pair shows until decoded) is dropped whole if a
+    token appears once it is decoded."""
+
+    _pair = re.compile(r"(?P<name>[^?&;=\s\"]+)=(?P<value>[^&;\s\"]*)")
+    _query_start = re.compile(r"\?|;|%(?:25)*3f|%(?:25)*3b", re.IGNORECASE)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(self._token.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(self.redact(a) if isinstance(a, str) else a for a in record.args)
         return True
+
+    @classmethod
+    def redact(cls, text: str) -> str:
+        redacted = cls._pair.sub(cls._redact_pair, text)
+        if not cls._shows_token(_decoded(redacted)):
+            return redacted
+        head = cls._query_start.split(redacted, maxsplit=1)
+        return f"{head[0]}?[redacted]" if len(head) == 2 else "[redacted]"
+
+    @staticmethod
+    def _redact_pair(match: re.Match[str]) -> str:
+        if "token" in _decoded(match["name"]).lower() and match["value"]:
+            return f"{match['name']}=[redacted]"
+        return match[0]
+
+    @classmethod
+    def _shows_token(cls, text: str) -> bool:
+        return any(
+            "token" in m["name"].lower() and m["value"] not in ("", "[redacted]") for m in cls._pair.finditer(text)
+        )
+
+
+def _decoded(text: str, rounds: int = 3) -> str:
+    """Percent-decoded until it stops changing (a proxy in front may have decoded once already)."""
+    for _ in range(rounds):
+        decoded = unquote_plus(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text

@@ -6,7 +6,8 @@ its feed, needs nothing else. `keeptabs serve` refuses several processes on SQLi
 stopping the server (docs/running.md), so on SQLite the app sees every write. On PostgreSQL (several processes, cheap
 round trips) there is no memo and both reads go to the database.
 
-- Tokens: token hash -> Auth, for at most TOKEN_TTL (the same minute after which last_seen_at is written again).
+- Tokens: token hash -> Auth, for at most TOKEN_TTL (the same minute after which last_seen_at is written again),
+  and device -> its token hash so that a logout finds it; at most MAX_ENTRIES of each, evicted together.
   Logout and revocation call `forget_device` before they delete anything, and a forgotten device is not remembered
   again for TOKEN_TTL, so once the end of a token is committed no request gets past it.
 - Feed heads: user -> a seq the feed has reached, never ahead of the database's. Every writer that gives out a seq
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 from litestar.datastructures import State
 from sqlalchemy import event
@@ -39,10 +42,11 @@ MAX_ENTRIES = 50_000
 class Memo:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._tokens: dict[str, tuple[Auth, float]] = {}
+        # Ordered: at the cap the oldest entry goes, in O(1) (a plain dict rescans the holes at its front each time).
+        self._tokens: OrderedDict[str, tuple[Auth, float]] = OrderedDict()
         self._token_of_device: dict[str, str] = {}
-        self._forgotten: dict[str, float] = {}
-        self._heads: dict[str, tuple[int, float]] = {}
+        self._forgotten: OrderedDict[str, float] = OrderedDict()
+        self._heads: OrderedDict[str, tuple[int, float]] = OrderedDict()
 
     def auth(self, token_hash: str) -> Auth | None:
         entry = self._tokens.get(token_hash)
@@ -54,9 +58,28 @@ class Memo:
         now = self._clock()
         if self._forgotten.get(auth.device_id, 0.0) > now:
             return  # a logout or revocation of this device is under way or just done
-        _bounded(self._tokens)
+        if token_hash not in self._tokens and len(self._tokens) >= MAX_ENTRIES:
+            self._evict_oldest_token()
+        previous = self._token_of_device.get(auth.device_id)
+        if previous is not None and previous != token_hash:
+            self._tokens.pop(previous, None)  # forget_device must find every token it remembers for the device
         self._tokens[token_hash] = (Auth(auth.user_id, auth.device_id), now + TOKEN_TTL)
         self._token_of_device[auth.device_id] = token_hash
+
+    def _evict_oldest_token(self) -> None:
+        """The two maps are evicted together: each device entry points at a remembered token, so the device map is
+        never larger than the token map (and forget_device never misses a token still remembered)."""
+        token_hash, (auth, _) = self._tokens.popitem(last=False)
+        if self._token_of_device.get(auth.device_id) == token_hash:
+            del self._token_of_device[auth.device_id]
+
+    def sizes(self) -> dict[str, int]:
+        return {
+            "tokens": len(self._tokens),
+            "devices": len(self._token_of_device),
+            "forgotten": len(self._forgotten),
+            "heads": len(self._heads),
+        }
 
     def forget_device(self, device_id: str) -> None:
         _bounded(self._forgotten)
@@ -126,7 +149,7 @@ def forget_device(state: State, device_id: str) -> None:
         memo.forget_device(device_id)
 
 
-def _bounded(entries: dict[str, object]) -> None:
+def _bounded(entries: OrderedDict[str, Any]) -> None:
     """Keeps memory bounded: past MAX_ENTRIES the oldest entry goes (a miss only costs a database read)."""
     if len(entries) >= MAX_ENTRIES:
-        entries.pop(next(iter(entries)))
+        entries.popitem(last=False)

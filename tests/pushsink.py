@@ -7,6 +7,7 @@ headers. Each subscription it hands out can be told how to answer (410, or 500 t
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -221,3 +222,80 @@ def _decrypt(subscriber: _Subscriber, body: bytes, errors: list[str]) -> bytes |
 
 def _subscription_id(endpoint: str) -> str:
     return endpoint.rsplit("/", 1)[-1]
+
+
+class Tarpit:
+    """A push service that accepts connections and reads whatever arrives, but never answers: the slowest endpoint a
+    user can point the server at. Runs its own event loop in a thread; counts the connections open at once."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.most_open = 0
+        self.accepted = 0
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="tarpit", daemon=True)
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(5)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def _start(self) -> asyncio.Server:
+        return await asyncio.start_server(self._hold, "127.0.0.1", 0, backlog=1024)
+
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        self.accepted += 1
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        self._writers.add(writer)
+        try:
+            while await reader.read(65536):
+                pass
+        except OSError:
+            pass
+        finally:
+            self.open -= 1
+            self._writers.discard(writer)
+            writer.close()
+
+    def endpoint(self, name: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}/push/tarpit-{name or uuid.uuid4().hex}"
+
+    def subscription(self) -> dict[str, Any]:
+        """A browser-like subscription whose endpoint is this tarpit (valid keys, so it passes every check)."""
+        private_key = ec.generate_private_key(ec.SECP256R1())
+        point = private_key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        keys = {"p256dh": b64url(point), "auth": b64url(os.urandom(16))}
+        return {"endpoint": self.endpoint(), "expirationTime": None, "keys": keys}
+
+    def __enter__(self) -> Tarpit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        async def stop() -> None:
+            assert self._server is not None
+            self._server.close()
+            for writer in list(self._writers):
+                writer.close()
+            if self._handlers:
+                await asyncio.wait(list(self._handlers), timeout=2)
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+
+async def another_device(client: Any, email: str, password: str, name: str = "another device") -> dict[str, str]:
+    """Headers for a new device of the account (a login): a device keeps one push subscription, so a test that
+    wants several for one user subscribes from several devices, as a person with a phone and a laptop does."""
+    body = {"email": email, "password": password, "device_name": name}
+    response = await client.post("/api/auth/login", json=body)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}

@@ -16,7 +16,8 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(String(254))
     email_key: Mapped[str] = mapped_column(String(254), unique=True)
-    """The email lower-cased: uniqueness and look-ups ignore case."""
+    """The email after Unicode NFKC and case folding: uniqueness and look-ups ignore case and width
+    (services/accounts.py, email_key)."""
     password_hash: Mapped[str] = mapped_column(String(200))
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     """The user's change-feed counter: every write transaction takes the next value first."""
@@ -45,8 +46,13 @@ class Token(Base):
 
 class LoginFailure(Base):
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_email_key_failed_at", "email_key", "failed_at"),)
+    __table_args__ = (
+        Index("ix_login_failures_email_key_failed_at", "email_key", "failed_at"),
+        Index("ix_login_failures_failed_at", "failed_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     email_key: Mapped[str] = mapped_column(String(254))
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    """Where the attempt came from (IPv6 by its /64); None for records made before addresses were kept."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, post
+from litestar import Controller, Request, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
@@ -38,16 +38,21 @@ class AuthController(Controller):
     tags = ("accounts",)
 
     @post("/register", status_code=201)
-    async def register(self, data: JSONBody[RegisterRequest], db: DbDep, state: State) -> Session:
+    async def register(self, data: JSONBody[RegisterRequest], db_session: SessionDep, state: State) -> Session:
         if not state.settings.open_registration:
             raise Forbidden("Registration is closed on this server.")
-        return await accounts.register(db, data.email, data.password, data.device_name)
+        return await accounts.register(db_session, state.settings, data.email, data.password, data.device_name)
 
     @post("/login", status_code=200)
-    async def login(self, data: JSONBody[LoginRequest], db_session: SessionDep) -> Session:
-        return await accounts.login(db_session, data.email, data.password, data.device_name)
+    async def login(
+        self, data: JSONBody[LoginRequest], db_session: SessionDep, state: State, request: Request[Any, Any, Any]
+    ) -> Session:
+        # The socket peer, or the client a trusted proxy names (keeptabs serve applies KEEPTABS_TRUSTED_PROXIES).
+        host = request.client.host if request.client else None
+        return await accounts.login(db_session, state.settings, data.email, data.password, data.device_name, host)
 
     @post("/logout", status_code=204)
     async def logout(self, auth: AuthDep, db: DbDep, state: State) -> None:
         memo.forget_device(state, auth.device_id)
         await accounts.logout(db, auth)
+        state.live.device_ended(auth.user_id, auth.device_id)  # its open event streams end in every process

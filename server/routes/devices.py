@@ -24,3 +24,4 @@ class DeviceController(Controller):
     async def revoke(self, device_id: FromPath[str], auth: AuthDep, db: DbDep, state: State) -> None:
         memo.forget_device(state, device_id)
         await accounts.revoke_device(db, auth, device_id)
+        state.live.device_ended(auth.user_id, device_id)  # its open event streams end in every process

@@ -11,10 +11,12 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from server.deps import AuthDep, DbDep, SessionDep
 from server.errors import NotFound
-from server.services import deliveries, push
-from server.services.deliveries import DeliveryInfo
-from server.services.push import PushService, SubscriptionRequest, UnsubscribeRequest
-from server.services.reminders import note_exists
+from server.push import deliveries, subscriptions
+from server.push.deliveries import DeliveryInfo
+from server.push.payloads import app_origin
+from server.push.scheduler import note_exists
+from server.push.service import PushService
+from server.push.subscriptions import SubscriptionRequest, UnsubscribeRequest
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="How many records, newest first.")]
 
@@ -44,13 +46,14 @@ class PushController(Controller):
     async def subscribe(
         self, data: JSONBody[SubscriptionRequest], auth: AuthDep, db_session: SessionDep, request: Request, state: State
     ) -> Response[dict[str, str]]:
-        app_url = push.app_origin(request.headers.get("origin"), str(request.base_url))
-        created = await push.subscribe(db_session, _service(state).guard, auth, data, app_url)
+        service = _service(state)
+        app_url = app_origin(request.headers.get("origin"), str(request.base_url))
+        created = await subscriptions.subscribe(db_session, service.guard, auth, data, app_url, service.caps)
         return Response({"endpoint": data.endpoint}, status_code=201 if created else 200)
 
     @delete("/subscriptions", status_code=204)
     async def unsubscribe(self, data: JSONBody[UnsubscribeRequest], auth: AuthDep, db: DbDep) -> None:
-        await push.unsubscribe(db, auth, data.endpoint)
+        await subscriptions.unsubscribe(db, auth, data.endpoint)
 
     @post("/test", status_code=202)
     async def test(self, auth: AuthDep, state: State) -> TestSent:

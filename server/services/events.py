@@ -1,136 +1,45 @@
-"""Live updates: every user has a channel that carries their change-feed cursor to the devices listening.
+"""Live updates: each open app holds a stream that carries its user's change-feed cursor (GET /api/events).
 
-One process on SQLite uses the in-memory backend; on PostgreSQL the channel is a LISTEN/NOTIFY channel, so a change
-committed through any process reaches devices connected to every other. A message only says "the feed moved to N":
-devices then sync from their own cursor, so a lost message costs a little latency, never data.
+A message only says "the feed moved to N": devices then sync from their own cursor, so a lost message costs a little
+latency, never data. Streams are kept in this process's hub (server/live/hub.py); with PostgreSQL, messages reach the
+other processes through one LISTEN/NOTIFY channel (server/live/relay.py). A device that signs out or is revoked has
+its streams closed at once in every process, rather than at its next token check.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from itertools import chain, repeat
 
-import anyio
-import asyncpg
 import msgspec
-from litestar.channels import ChannelsPlugin, Subscriber
-from litestar.channels.backends.asyncpg import AsyncPgChannelsBackend
-from litestar.channels.backends.base import ChannelsBackend
-from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar import Litestar
+from litestar.config.app import AppConfig
 from litestar.events import EventListener, listener
+from litestar.plugins import InitPluginProtocol
 from litestar.response import ServerSentEventMessage
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.config import Settings
+from server.db import reading
+from server.errors import ServiceUnavailable
+from server.live.hub import Hub
+from server.live.relay import DeviceEnded, FeedMoved, Relay
 from server.models import Token, User
 
 FEED_MOVED = "feed_moved"
 HEARTBEAT_SECONDS = 15.0
-TOKEN_RECHECK_SECONDS = 60.0
-RESYNC = b"resync"
-"""Sent on every channel when the LISTEN connection was lost and made again: notifications may have been missed."""
-RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
-PUBLISH_TIMEOUT = 2.0
-MAX_BACKLOG = 16
-"""Only the newest cursor matters, so a slow stream keeps the last few messages and drops older ones."""
-
-log = logging.getLogger("keeptabs.events")
+TOKEN_RECHECK_SECONDS = 300.0
+"""A fallback only: sign-out and revocation reach streams as messages; this bounds the effect of one lost message."""
+FULL_RETRY_AFTER = 30
+"""Seconds a client is asked to wait when this process holds as many streams as it may."""
 
 
-class FeedMoved(msgspec.Struct):
+class Cursor(msgspec.Struct):
     cursor: int
-
-
-_decode_feed_moved = msgspec.json.Decoder(FeedMoved).decode
-
-
-def channel_for(user_id: str) -> str:
-    """A NOTIFY channel name: short, lower-case, no dashes, so PostgreSQL takes it as it is."""
-    return "feed_" + user_id.replace("-", "").lower()
-
-
-class NotifyBackend(AsyncPgChannelsBackend):
-    """LISTEN/NOTIFY that survives a lost connection.
-
-    Litestar's backend connects anew for every publish and stops hearing anything once its LISTEN connection drops;
-    and an exception from publish kills the plugin's publishing task for good. Here publishing reuses one connection
-    and never raises, and a lost LISTEN connection is made again, after which every channel is told to resync.
-    """
-
-    def __init__(self, dsn: str) -> None:
-        super().__init__(dsn=dsn)
-        self._publisher: asyncpg.Connection | None = None
-        self._stopping = False
-        self._reconnecting: asyncio.Task[None] | None = None
-
-    async def on_startup(self) -> None:
-        self._stopping = False
-        await super().on_startup()
-        self._listener_conn.add_termination_listener(self._on_listener_lost)
-
-    async def on_shutdown(self) -> None:
-        self._stopping = True
-        if self._reconnecting is not None:
-            self._reconnecting.cancel()
-        if self._publisher is not None:
-            await self._publisher.close()
-            self._publisher = None
-        await super().on_shutdown()
-
-    async def publish(self, data: bytes, channels: Iterable[str]) -> None:
-        payload = data.decode()
-        for attempt in range(2):
-            try:
-                # Bounded: a query sent just as the server ends the connection can wait forever for its answer.
-                async with asyncio.timeout(PUBLISH_TIMEOUT):
-                    if self._publisher is None or self._publisher.is_closed():
-                        self._publisher = await self._connect()
-                    for channel in channels:
-                        await self._publisher.execute("SELECT pg_notify($1, $2)", channel, payload)
-                return
-            # Whatever asyncpg raises (it has errors outside its own hierarchy), the publishing task must live on.
-            except Exception as exc:
-                if self._publisher is not None:
-                    self._publisher.terminate()
-                self._publisher = None
-                if attempt:
-                    # Devices still sync on their own schedule; a lost notification only delays them.
-                    log.warning("could not publish a live update: %s", exc)
-
-    def _on_listener_lost(self, _connection: asyncpg.Connection) -> None:
-        if not self._stopping:
-            self._reconnecting = asyncio.get_running_loop().create_task(self._listen_again())
-
-    async def _listen_again(self) -> None:
-        for delay in chain(RECONNECT_DELAYS, repeat(RECONNECT_DELAYS[-1])):
-            try:
-                await self._restore_listener()
-            except Exception as exc:
-                log.warning("live updates: LISTEN connection lost, retrying in %.1f s: %s", delay, exc)
-                await asyncio.sleep(delay)
-            else:
-                log.info("live updates: LISTEN connection restored")
-                return
-
-    async def _restore_listener(self) -> None:
-        async with self._listener_lock:
-            connection = await self._connect()
-            try:
-                for channel in self._subscribed_channels:
-                    await connection.add_listener(channel, self._listener)  # type: ignore[arg-type]
-            except BaseException:
-                connection.terminate()
-                raise
-            self._listener_conn = connection
-            connection.add_termination_listener(self._on_listener_lost)
-            for channel in self._subscribed_channels:
-                self._queue.put_nowait((channel, RESYNC))  # type: ignore[union-attr]
 
 
 def plain_dsn(database_url: str) -> str:
@@ -138,119 +47,108 @@ def plain_dsn(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-class LiveChannels(ChannelsPlugin):
-    """The channels plugin, plus what the events route needs: its timings and race-free subscriptions."""
+class LiveUpdates(InitPluginProtocol):
+    """The streams of this process and, on PostgreSQL, the relay to the others; found in `state.live`."""
 
-    def __init__(
-        self,
-        backend: ChannelsBackend,
-        heartbeat: float = HEARTBEAT_SECONDS,
-        token_recheck: float = TOKEN_RECHECK_SECONDS,
-    ) -> None:
-        super().__init__(
-            backend,
-            arbitrary_channels_allowed=True,
-            subscriber_max_backlog=MAX_BACKLOG,
-            subscriber_backlog_strategy="dropleft",
-        )
-        self.heartbeat = heartbeat
-        self.token_recheck = token_recheck
-        # ChannelsPlugin decides "first subscriber: LISTEN" / "last one gone: UNLISTEN" and then awaits the backend;
-        # one lock over both keeps a device's new stream from being unsubscribed by its old one closing meanwhile.
-        self._subscriptions = asyncio.Lock()
+    def __init__(self, settings: Settings) -> None:
+        self.hub = Hub(per_device=settings.streams_per_device, max_streams=settings.max_streams)
+        self.relay = Relay(plain_dsn(settings.listen_database_url), self.hub) if settings.is_postgres else None
+        self.heartbeat = HEARTBEAT_SECONDS
+        self.token_recheck = TOKEN_RECHECK_SECONDS
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.state["live"] = self
+        app_config.lifespan.append(self._lifespan)
+        return app_config
 
     @asynccontextmanager
-    async def listen(self, user_id: str) -> AsyncIterator[Subscriber]:
-        channel = channel_for(user_id)
-        async with self._subscriptions:
-            subscriber = await self.subscribe(channel)
+    async def _lifespan(self, _app: Litestar) -> AsyncIterator[None]:
+        if self.relay is not None:
+            await self.relay.start()
         try:
-            yield subscriber
+            yield
         finally:
-            # The stream ends by cancellation when the client goes away; unsubscribing must still finish.
-            with anyio.CancelScope(shield=True):
-                async with self._subscriptions:
-                    await self.unsubscribe(subscriber, channel)
+            if self.relay is not None:
+                await self.relay.stop()
+
+    def admit(self) -> None:
+        if self.hub.full:
+            raise ServiceUnavailable(
+                "This server holds as many live-update streams as it may; the app syncs on its own meanwhile.",
+                headers={"Retry-After": str(FULL_RETRY_AFTER)},
+            )
+
+    def feed_moved(self, user_id: str, cursor: int) -> None:
+        self.hub.feed_moved(user_id, cursor)
+        if self.relay is not None:
+            self.relay.publish(FeedMoved(user_id, cursor))
+
+    def device_ended(self, user_id: str, device_id: str) -> None:
+        """Sign-out or revocation: the device's streams end in every process."""
+        self.hub.device_ended(user_id, device_id)
+        if self.relay is not None:
+            self.relay.publish(DeviceEnded(user_id, device_id))
 
     def feed_moved_listener(self) -> EventListener:
         async def on_feed_moved(user_id: str, cursor: int) -> None:
-            self.publish(msgspec.json.encode(FeedMoved(cursor)), channel_for(user_id))
+            self.feed_moved(user_id, cursor)
 
         return listener(FEED_MOVED)(on_feed_moved)
 
 
-def live_channels(settings: Settings) -> LiveChannels:
-    if settings.is_postgres:
-        return LiveChannels(NotifyBackend(plain_dsn(settings.resolved_database_url)))
-    return LiveChannels(MemoryChannelsBackend())
-
-
-async def current_cursor(sessionmaker: async_sessionmaker[AsyncSession], user_id: str) -> int:
-    async with sessionmaker() as session:
-        seq = await session.scalar(select(User.seq).where(User.id == user_id))
-    return int(seq or 0)
+def live_channels(settings: Settings) -> LiveUpdates:
+    return LiveUpdates(settings)
 
 
 def sync_message(cursor: int) -> ServerSentEventMessage:
-    return ServerSentEventMessage(event="sync", data=msgspec.json.encode(FeedMoved(cursor)).decode())
+    return ServerSentEventMessage(event="sync", data=msgspec.json.encode(Cursor(cursor)).decode())
 
 
 HEARTBEAT = ServerSentEventMessage(comment="ping", data=None)
 
+_SIGNED_IN_HEAD = (
+    select(User.seq).join(Token, Token.user_id == User.id).where(Token.hash == bindparam("hash"))
+)
 
-async def token_alive(sessionmaker: async_sessionmaker[AsyncSession], token_hash: str) -> bool:
-    async with sessionmaker() as session:
-        return await session.scalar(select(Token.hash).where(Token.hash == token_hash)) is not None
+
+async def head_if_signed_in(engine: AsyncEngine, token_hash: str) -> int | None:
+    """The user's feed head, or None once the token has ended: one indexed read answers both."""
+    async with reading(engine) as conn:
+        seq = (await conn.execute(_SIGNED_IN_HEAD, {"hash": token_hash})).scalar_one_or_none()
+    return None if seq is None else int(seq)
 
 
 async def feed_events(
-    live: LiveChannels, sessionmaker: async_sessionmaker[AsyncSession], user_id: str, token_hash: str
+    live: LiveUpdates, engine: AsyncEngine, user_id: str, device_id: str, token_hash: str
 ) -> AsyncIterator[ServerSentEventMessage]:
     """The user's stream: the cursor now, then every later cursor (never one going backwards), heartbeats between.
 
-    Subscribing comes before reading the cursor, so a change committed in between is not missed. The stream ends
-    soon after its token does (sign-out, device removed), rather than serving a device that no longer has access.
+    The stream is registered before the database is read, so a change or a sign-out committed in between is not
+    missed: either the read sees it or the message reaches the registered stream.
     """
-    async with live.listen(user_id) as subscriber:
-        sent = await current_cursor(sessionmaker, user_id)
-        yield sync_message(sent)
-        checked = time.monotonic()
-        async for payload in _with_heartbeats(subscriber, live.heartbeat):
-            if time.monotonic() - checked >= live.token_recheck:
-                if not await token_alive(sessionmaker, token_hash):
-                    return
-                checked = time.monotonic()
-            if payload is None:
-                yield HEARTBEAT
-                continue
-            cursor = await _cursor_from(payload, sessionmaker, user_id)
-            if cursor > sent:
-                sent = cursor
-                yield sync_message(cursor)
-
-
-async def _cursor_from(payload: bytes, sessionmaker: async_sessionmaker[AsyncSession], user_id: str) -> int:
-    if payload == RESYNC:
-        return await current_cursor(sessionmaker, user_id)
-    return _decode_feed_moved(payload).cursor
-
-
-async def _with_heartbeats(subscriber: Subscriber, every: float) -> AsyncIterator[bytes | None]:
-    """The subscriber's messages, and None whenever `every` seconds pass without one."""
-    messages = subscriber.iter_events()
-    # One pending read carried across heartbeats: cancelling a read (as wait_for would) would close the generator.
-    pending: asyncio.Future[bytes] = asyncio.ensure_future(anext(messages))
+    stream = live.hub.open(user_id, device_id)
     try:
+        sent = -1
+        check_at = 0.0
         while True:
-            done, _ = await asyncio.wait({pending}, timeout=every)
-            if not done:
-                yield None
+            stream.wake.clear()
+            if stream.ended:
+                return
+            if stream.check or time.monotonic() >= check_at:
+                stream.check = False
+                head = await head_if_signed_in(engine, token_hash)
+                if head is None or stream.ended:
+                    return
+                stream.cursor = max(stream.cursor, head)
+                check_at = time.monotonic() + live.token_recheck
+            if stream.cursor > sent:
+                sent = stream.cursor
+                yield sync_message(sent)
                 continue
             try:
-                payload = pending.result()
-            except StopAsyncIteration:
-                return
-            pending = asyncio.ensure_future(anext(messages))
-            yield payload
+                async with asyncio.timeout(live.heartbeat):
+                    await stream.wake.wait()
+            except TimeoutError:
+                yield HEARTBEAT
     finally:
-        pending.cancel()
+        live.hub.close(stream)

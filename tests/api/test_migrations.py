@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from litestar.testing import AsyncTestClient
 from sqlalchemy import Connection, MetaData, select
 from sqlalchemy.engine import make_url
@@ -30,8 +31,8 @@ from tests.migrations.fill import FILLERS, PASSWORD, Filled, Writer
 Snapshot = dict[str, tuple[list[str], list[tuple[Any, ...]]]]
 """Table -> its column names and its rows, in a stable order."""
 
-CHANGED: dict[str, set[tuple[str, str]]] = {}
-"""Revision -> the (table, column) pairs it rewrites on purpose."""
+CHANGED: dict[str, set[tuple[str, str]]] = {"0002": {("users", "email_key")}}
+"""Revision -> the (table, column) pairs it rewrites on purpose (each checked by its own test below)."""
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -119,3 +120,55 @@ async def _use(settings: Settings, filled: Filled) -> None:
             assert feed.status_code == 200 and len(feed.json()["changes"]) == 3, feed.text
             login = {"email": email.upper(), "password": PASSWORD, "device_name": "after upgrade"}
             assert (await client.post("/api/auth/login", json=login)).status_code == 200
+
+
+# ------------------------------------------------------------------------------------ 0002: email keys re-folded
+EMAILS_0002 = {
+    # email (as typed at registration) -> the key it must have after the upgrade
+    "\uff2aane@Example.org": "jane@example.org",  # full-width J, alone: moves to the new key
+    "bob@example.org": "bob@example.org",  # already normal: keeps its key...
+    "\uff42ob@example.org": "\uff42ob@example.org",  # ...so this later one, which now folds to it, keeps its old key
+    "\uff43arol@example.org": "carol@example.org",  # two that both fold to a free key: the older one takes it
+    "\uff43\uff41rol@example.org": "\uff43\uff41rol@example.org",
+    "Stra\u00dfe@Example.org": "strasse@example.org",  # case folding: sharp s is ss
+    "\u00df" * 200 + "@example.org": "\u00df" * 200 + "@example.org",  # 412 characters folded: keeps the old key
+}
+
+
+def _fill_emails(conn: Connection) -> None:
+    metadata = MetaData()
+    metadata.reflect(conn)
+    writer = Writer(conn, metadata.tables)
+    password_hash = PasswordHasher().hash(PASSWORD)
+    writer.rows("users", [
+        {"id": f"00000000-0000-4000-8000-0000000001{n:02d}", "email": email, "email_key": email.strip().lower(),
+         "password_hash": password_hash, "seq": 0, "created_at": writer.at(n)}
+        for n, email in enumerate(EMAILS_0002)
+    ])
+
+
+def _keys(conn: Connection) -> dict[str, str]:
+    metadata = MetaData()
+    metadata.reflect(conn)
+    users = metadata.tables["users"]
+    return {email: key for email, key in conn.execute(select(users.c.email, users.c.email_key))}
+
+
+async def test_0002_folds_email_keys_without_merging_or_locking_out_accounts(empty_settings: Settings) -> None:
+    await asyncio.to_thread(upgrade, empty_settings, "0001")
+    await _run(empty_settings, _fill_emails)
+    await asyncio.to_thread(upgrade, empty_settings)
+    assert await _run(empty_settings, _keys) == EMAILS_0002
+
+    async with AsyncTestClient(app=create_app(empty_settings)) as client:
+        owners = {}
+        for email in EMAILS_0002:  # each signs in with the email as registered, and in capitals (where that fits)
+            for spelling in [s for s in (email, email.upper()) if len(s) <= 254]:
+                login = await client.post("/api/auth/login", json={"email": spelling, "password": PASSWORD})
+                assert login.status_code == 200, (spelling, login.text)
+                owners.setdefault(email, set()).add(login.json()["user_id"])
+        assert all(len(ids) == 1 for ids in owners.values()), owners
+        assert len(set().union(*owners.values())) == len(EMAILS_0002), "no two accounts merged"
+        body = {"email": "JANE@example.org", "password": "a fresh start 42"}
+        again = await client.post("/api/auth/register", json=body)
+        assert again.status_code == 409

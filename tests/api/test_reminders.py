@@ -20,7 +20,7 @@ from server.config import Settings
 from server.models.push import ReminderOccurrence
 from sync.reminders import next_occurrence
 from tests.conftest import Account, NewAccount
-from tests.pushsink import PushSink
+from tests.pushsink import PushSink, another_device
 
 Client = AsyncTestClient[Litestar]
 ON_TIME = 2.0
@@ -43,9 +43,11 @@ def sink() -> Iterator[PushSink]:
 async def prepare(client: Client, sink: PushSink, acct: Account, subscriptions: int = 1) -> list[dict[str, Any]]:
     sink.vapid_public_key = (await client.get("/api/push/key")).json()["public_key"]
     subs = []
-    for _ in range(subscriptions):
+    for n in range(subscriptions):
         sub = sink.subscription()
-        response = await client.post("/api/push/subscriptions", json=sub, headers=acct.headers)
+        # One subscription per device: the second and later come from further devices of the account.
+        headers = await another_device(client, acct.email, acct.password) if n else acct.headers
+        response = await client.post("/api/push/subscriptions", json=sub, headers=headers)
         assert response.status_code == 201, response.text
         subs.append(sub)
     return subs

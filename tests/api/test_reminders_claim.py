@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.models.push import ReminderOccurrence
-from server.services.occurrences import LEASE, claim
+from server.push.occurrences import LEASE, claim
 from tests.conftest import NewAccount
 
 Client = AsyncTestClient[Litestar]

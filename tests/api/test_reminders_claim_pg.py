@@ -10,7 +10,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.services.occurrences import claim
+from server.push.occurrences import claim
 from tests.api.test_reminders_claim import claim_in_own_transaction, note_ids, notes_due_at
 from tests.conftest import NewAccount
 

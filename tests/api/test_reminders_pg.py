@@ -75,8 +75,10 @@ def test_two_processes_send_each_reminder_once(servers: tuple[ServerProcess, Ser
         assert two.get("/api/push/key").json()["public_key"] == sink.vapid_public_key
         body = {"email": "twice@example.org", "password": "long enough", "device_name": "a"}
         headers = {"Authorization": f"Bearer {one.post('/api/auth/register', json=body).json()['token']}"}
-        for _ in range(SUBSCRIPTIONS):
-            assert one.post("/api/push/subscriptions", json=sink.subscription(), headers=headers).status_code == 201
+        for n in range(SUBSCRIPTIONS):  # one per device: a login per further subscription
+            login = one.post("/api/auth/login", json={**body, "device_name": f"d{n}"}).json()
+            device = {"Authorization": f"Bearer {login['token']}"}
+            assert one.post("/api/push/subscriptions", json=sink.subscription(), headers=device).status_code == 201
         note_ids = [str(uuid.uuid4()) for _ in range(NOTES)]
         at = datetime.now(UTC) + timedelta(seconds=2)
         # Half through each process: both schedulers are woken and both wake up for the same moment.

@@ -12,8 +12,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.models.push import PushDelivery, ReminderOccurrence
-from server.services.occurrences import KEEP_FINISHED, claim
-from server.services.reminders import ReminderScheduler
+from server.push.occurrences import KEEP_FINISHED, claim
+from server.push.scheduler import ReminderScheduler
 from tests.api.test_reminders_claim import notes_due_at
 from tests.conftest import NewAccount
 

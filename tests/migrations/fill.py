@@ -126,7 +126,16 @@ def fill_0001(w: Writer) -> Filled:
     return Filled(emails, tokens, note_ids)
 
 
+def fill_0002(w: Writer) -> None:
+    """Failed sign-ins with the client address 0002 added (IPv4, an IPv6 /64, and one from before addresses)."""
+    w.rows("login_failures", [
+        {"email_key": "tom.nguyen@example.org", "client_address": "203.0.113.7", "failed_at": w.at(51)},
+        {"email_key": "tom.nguyen@example.org", "client_address": "2001:db8:1:2::/64", "failed_at": w.at(52)},
+        {"email_key": "nobody@example.org", "client_address": None, "failed_at": w.at(53)},
+    ])
+
+
 Filler = Callable[[Writer], Filled | None]
 
-FILLERS: dict[str, Filler] = {"0001": fill_0001}
+FILLERS: dict[str, Filler] = {"0001": fill_0001, "0002": fill_0002}
 """Revision -> the filler of the tables that revision created."""

@@ -69,3 +69,32 @@ def test_memory_stays_bounded(memo: Memo) -> None:
         memo.read_head(f"user {i}", i)
     assert memo.head("user 0") is None
     assert memo.head(f"user {MAX_ENTRIES + 9}") == MAX_ENTRIES + 9
+
+
+def test_tokens_and_their_devices_stay_bounded_together(memo: Memo) -> None:
+    # 200k devices seen (each with a token) used to leave 200k device entries beside 50k tokens.
+    for i in range(MAX_ENTRIES + 1000):
+        memo.remember_auth(f"hash {i}", Auth("user", f"device {i}"))
+    sizes = memo.sizes()
+    assert sizes["tokens"] == MAX_ENTRIES
+    assert sizes["devices"] == MAX_ENTRIES
+    assert memo.auth("hash 0") is None
+    newest = MAX_ENTRIES + 999
+    memo.forget_device(f"device {newest}")  # still found through the device map
+    assert memo.auth(f"hash {newest}") is None
+    assert memo.sizes()["devices"] == MAX_ENTRIES - 1
+
+
+def test_a_devices_new_token_replaces_its_old_one(memo: Memo) -> None:
+    memo.remember_auth("old", Auth("user", "phone"))
+    memo.remember_auth("new", Auth("user", "phone"))
+    assert memo.auth("old") is None
+    memo.forget_device("phone")
+    assert memo.auth("new") is None
+    assert memo.sizes() == {"tokens": 0, "devices": 0, "forgotten": 1, "heads": 0}
+
+
+def test_forgotten_devices_stay_bounded(memo: Memo) -> None:
+    for i in range(MAX_ENTRIES + 10):
+        memo.forget_device(f"device {i}")
+    assert memo.sizes()["forgotten"] == MAX_ENTRIES

@@ -11,20 +11,10 @@ from typing import Any
 
 import pytest
 
-from server.push_guard import EndpointGuard
-from server.vapid import VapidKeys, generate_keys
-from server.webpush import (
-    MAX_PAYLOAD_BYTES,
-    Encryptor,
-    Outcome,
-    PushSender,
-    PushTarget,
-    RetryPolicy,
-    classify,
-    new_http_client,
-    parse_retry_after,
-    topic_for,
-)
+from server.push.guard import EndpointGuard
+from server.push.retries import Outcome, RetryPolicy, classify, parse_retry_after
+from server.push.vapid import VapidKeys, generate_keys
+from server.push.webpush import MAX_PAYLOAD_BYTES, Encryptor, PushSender, PushTarget, new_http_client, topic_for
 from tests.pushsink import PushSink
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.05, max_delay=2.0)
@@ -148,7 +138,7 @@ async def test_other_client_errors_are_not_retried(sink: PushSink, sender: PushS
     sink.answer(sub, status)
     result = await sender.send(b"{}", target(sub))
     assert (result.outcome, result.status, result.attempts) == (Outcome.FAILED, status, 1)
-    assert result.error is not None and str(status) in result.error
+    assert result.error == "http 4xx"
 
 
 async def test_unreachable_endpoint_is_retried_then_fails(sink: PushSink, sender: PushSender) -> None:
@@ -162,7 +152,7 @@ async def test_private_endpoint_is_refused_at_send_time(sink: PushSink, sender: 
     sub = sink.subscription()
     sub["endpoint"] = "https://10.0.0.5/push/x"
     result = await sender.send(b"{}", target(sub))
-    assert result.outcome is Outcome.FAILED and result.error is not None and "refused" in result.error
+    assert (result.outcome, result.error) == (Outcome.FAILED, "endpoint not allowed")
 
 
 async def test_oversized_payload_is_refused(sink: PushSink, sender: PushSender) -> None:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.services.push import app_origin, iso_z, ping_payload, reminder_payload
-from server.webpush import MAX_PAYLOAD_BYTES
+from server.push.payloads import app_origin, iso_z, ping_payload, reminder_payload
+from server.push.webpush import MAX_PAYLOAD_BYTES
 
 AT = datetime(2026, 11, 27, 17, 5, 0, 123456, tzinfo=UTC)
 NOTE = "5f0c5a4e-8a57-4a4b-9bfb-2f3b7b0f6a11"

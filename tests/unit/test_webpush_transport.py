@@ -19,17 +19,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from server.push_transport import (
-    MAX_BODY,
-    ConnectError,
-    Origin,
-    ProtocolError,
-    PushTransport,
-    Response,
-    Timeout,
-    Timeouts,
-)
-from server.webpush import new_http_client
+from server.push.http1 import MAX_BODY, ConnectError, ProtocolError, Response, Timeout
+from server.push.transport import Origin, PushTransport, Timeouts
+from server.push.webpush import new_http_client
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 CREATED = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"

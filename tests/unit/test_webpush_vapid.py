@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from server.config import Settings
-from server.vapid import KEY_FILE, VapidKeyError, generate_keys, load_or_create_keys
+from server.push.vapid import KEY_FILE, VapidKeyError, generate_keys, load_or_create_keys
 
 
 def test_keys_are_made_once_with_mode_0600(tmp_path: Path) -> None:

@@ -4,6 +4,14 @@ A push subscription names a URL the server will later POST to, and any signed-in
 only talks to public https hosts: the host is resolved and every address it resolves to must be public, both when a
 subscription is stored and again before each send (a DNS answer can change in between). The checked addresses are
 what the sender then connects to, so a second, different DNS answer cannot slip in between check and connect.
+
+"Public" is decided by an explicit list (the IANA IPv4 and IPv6 special-purpose registries, denied whole, even the
+few entries the registry calls globally reachable: no push service lives there) and, for IPv6, by being in the
+global unicast block 2000::/3. Python's `is_global` alone is not enough: it calls 192.0.0.8 global, for one.
+
+With KEEPTABS_PUSH_ALLOW_LOOPBACK (tests and local development) the guard also admits http or https to exactly the
+host literals `127.0.0.1`, `[::1]` and `localhost` (which means 127.0.0.1, without DNS), on any port; no other
+spelling of a loopback address (`127.1`, `2130706433`, `[::ffff:127.0.0.1]`, a name that resolves to 127.0.0.1...).
 """
 
 from __future__ import annotations
@@ -15,21 +23,77 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from urllib.parse import SplitResult, urlsplit
 
 IPAddress = IPv4Address | IPv6Address
 Resolver = Callable[[str, int], Awaitable[tuple[IPAddress, ...]]]
 
 MAX_ENDPOINT_LENGTH = 2048
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
+LOOPBACK_LITERALS: dict[str, IPAddress] = {
+    "127.0.0.1": IPv4Address("127.0.0.1"),
+    "[::1]": IPv6Address("::1"),
+    "localhost": IPv4Address("127.0.0.1"),
+}
+"""The hosts, exactly as written in the URL, that KEEPTABS_PUSH_ALLOW_LOOPBACK admits, and where each connects."""
 RESOLVE_TIMEOUT = 5.0
 _NOT_IN_URL = re.compile(r"[\x00-\x20\x7f]")
+
+_PRIVATE = "a private address"
+_DOCUMENTATION = "a documentation address"
+_PROTOCOL = "an IETF protocol address"
+_AS112 = "an AS112 (reverse DNS sink) address"
+SPECIAL_PURPOSE: tuple[tuple[IPv4Network | IPv6Network, str], ...] = tuple(
+    (ipaddress.ip_network(network), reason)
+    for network, reason in (
+        # IPv4 special-purpose address registry, and multicast
+        ("0.0.0.0/8", "an unspecified address"),
+        ("10.0.0.0/8", _PRIVATE),
+        ("100.64.0.0/10", "a shared (carrier-grade NAT) address"),
+        ("127.0.0.0/8", "a loopback address"),
+        ("169.254.0.0/16", "a link-local address"),
+        ("172.16.0.0/12", _PRIVATE),
+        ("192.0.0.0/24", _PROTOCOL),
+        ("192.0.2.0/24", _DOCUMENTATION),
+        ("192.31.196.0/24", _AS112),
+        ("192.52.193.0/24", "an AMT relay address"),
+        ("192.88.99.0/24", "a 6to4 relay address"),
+        ("192.168.0.0/16", _PRIVATE),
+        ("192.175.48.0/24", _AS112),
+        ("198.18.0.0/15", "a benchmarking address"),
+        ("198.51.100.0/24", _DOCUMENTATION),
+        ("203.0.113.0/24", _DOCUMENTATION),
+        ("224.0.0.0/4", "a multicast address"),
+        ("240.0.0.0/4", "a reserved address"),  # with 255.255.255.255, the limited broadcast
+        # IPv6 special-purpose address registry, and multicast (::ffff:0:0/96 and 64:ff9b::/96 carry an IPv4
+        # address, checked as such first)
+        ("::/128", "an unspecified address"),
+        ("::1/128", "a loopback address"),
+        ("64:ff9b:1::/48", "a local-use translation address"),
+        ("100::/64", "a discard-only address"),
+        ("100:0:0:1::/64", "a dummy address"),
+        ("2001::/23", _PROTOCOL),  # Teredo, ORCHID, AMT, anycast services...
+        ("2001:db8::/32", _DOCUMENTATION),
+        ("2002::/16", "a 6to4 address"),
+        ("2620:4f:8000::/48", _AS112),
+        ("3fff::/20", _DOCUMENTATION),
+        ("5f00::/16", "a segment-routing address"),
+        ("fc00::/7", _PRIVATE),
+        ("fe80::/10", "a link-local address"),
+        ("fec0::/10", _PRIVATE),
+        ("ff00::/8", "a multicast address"),
+    )
+)
+GLOBAL_UNICAST = IPv6Network("2000::/3")
+NAT64 = IPv6Network("64:ff9b::/96")
 
 
 class EndpointRefused(ValueError):
     """The endpoint is not a public https URL; the message says why, for the 422 the client gets."""
+
+
+class HostUnresolvable(EndpointRefused):
+    """The endpoint's host name does not resolve (now)."""
 
 
 @dataclass(frozen=True)
@@ -56,8 +120,8 @@ class ResolvedEndpoint:
         return f"{self.scheme}://{host}:{self.port}{self.target}"
 
 
-def split_endpoint(endpoint: str, allow_loopback: bool) -> SplitResult:
-    """The checks that need no DNS: length, characters, scheme, no credentials, a host and a valid port."""
+def split_endpoint(endpoint: str) -> SplitResult:
+    """The checks that need no DNS: length, characters, http(s), no credentials, a host and a valid port."""
     if len(endpoint) > MAX_ENDPOINT_LENGTH:
         raise EndpointRefused(f"the endpoint is longer than {MAX_ENDPOINT_LENGTH} characters")
     if not endpoint.isascii() or _NOT_IN_URL.search(endpoint):
@@ -71,45 +135,32 @@ def split_endpoint(endpoint: str, allow_loopback: bool) -> SplitResult:
         raise EndpointRefused("the endpoint must not contain credentials")
     if not split.hostname:
         raise EndpointRefused("the endpoint has no host")
-    if split.scheme == "https":
-        return split
-    if split.scheme == "http" and allow_loopback and split.hostname in LOOPBACK_NAMES:
-        return split
-    raise EndpointRefused("the endpoint must be an https URL")
+    if split.scheme not in ("http", "https"):
+        raise EndpointRefused("the endpoint must be an https URL")
+    return split
 
 
-def refusal(ip: IPAddress, allow_loopback: bool) -> str | None:
-    """Why the server must not send to this address, or None when it may."""
+def refusal(ip: IPAddress) -> str | None:
+    """Why the server must not send to this address, or None when it is a public one."""
     if isinstance(ip, IPv6Address):
-        embedded = _embedded_ipv4(ip)
+        embedded = ip.ipv4_mapped or (IPv4Address(int(ip) & 0xFFFFFFFF) if ip in NAT64 else None)
         if embedded is not None:
-            reason = refusal(embedded, allow_loopback)
+            reason = refusal(embedded)
             return f"{reason} (IPv4 inside IPv6)" if reason else None
-    if ip.is_loopback:
-        return None if allow_loopback else "a loopback address"
-    checks = (
-        (ip.is_unspecified, "an unspecified address"),
-        (ip.is_link_local, "a link-local address"),
-        (ip.is_multicast, "a multicast address"),
-        (isinstance(ip, IPv6Address) and ip.is_site_local, "a private address"),
-        (ip.is_private, "a private address"),
-        (ip.is_reserved, "a reserved address"),
-        (not ip.is_global, "not a public address"),
-    )
-    return next((reason for failed, reason in checks if failed), None)
+    for network, reason in SPECIAL_PURPOSE:
+        if ip in network:
+            return reason
+    if isinstance(ip, IPv6Address) and ip not in GLOBAL_UNICAST:
+        return "not a public address"
+    # Belt and braces: whatever Python's own tables know that the list above does not.
+    return None if ip.is_global and not (ip.is_private or ip.is_reserved) else "not a public address"
 
 
-def _embedded_ipv4(ip: IPv6Address) -> IPv4Address | None:
-    """IPv4-mapped (::ffff:a.b.c.d), 6to4 (2002::/16), Teredo and NAT64 addresses reach an IPv4 host."""
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip.teredo is not None:
-        return ip.teredo[1]
-    if ip in NAT64:
-        return IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
+def _literal_host(netloc: str) -> str:
+    """The host exactly as written in the URL: `[::1]` keeps its brackets, no port, no case folding."""
+    if netloc.startswith("["):
+        return netloc[: netloc.find("]") + 1]
+    return netloc.rsplit(":", 1)[0] if ":" in netloc else netloc
 
 
 class EndpointGuard:
@@ -123,17 +174,21 @@ class EndpointGuard:
 
     async def check(self, endpoint: str, *, fresh: bool = False) -> ResolvedEndpoint:
         """The endpoint with its checked addresses; raises EndpointRefused. `fresh` skips the cache."""
-        split = split_endpoint(endpoint, self.allow_loopback)
+        split = split_endpoint(endpoint)
         hostname = split.hostname or ""
         port = split.port or (443 if split.scheme == "https" else 80)
+        target = (split.path or "/") + (f"?{split.query}" if split.query else "")
+        literal = _literal_host(split.netloc)
+        if self.allow_loopback and literal in LOOPBACK_LITERALS:
+            addresses: tuple[IPAddress, ...] = (LOOPBACK_LITERALS[literal],)
+            return ResolvedEndpoint(endpoint, split.scheme, hostname, port, target, split.netloc, addresses)
+        if split.scheme != "https":
+            raise EndpointRefused("the endpoint must be an https URL")
         addresses = await self._addresses(hostname, port, fresh)
         for ip in addresses:
-            reason = refusal(ip, self.allow_loopback)
+            reason = refusal(ip)
             if reason:
                 raise EndpointRefused(f"the endpoint's host resolves to {reason}")
-        if split.scheme == "http" and not all(_is_loopback(ip) for ip in addresses):
-            raise EndpointRefused("the endpoint must be an https URL")
-        target = (split.path or "/") + (f"?{split.query}" if split.query else "")
         return ResolvedEndpoint(endpoint, split.scheme, hostname, port, target, split.netloc, addresses)
 
     async def _addresses(self, hostname: str, port: int, fresh: bool) -> tuple[IPAddress, ...]:
@@ -159,7 +214,7 @@ async def resolve(hostname: str, port: int) -> tuple[IPAddress, ...]:
             loop.getaddrinfo(hostname, port, type=socket.SOCK_STREAM), timeout=RESOLVE_TIMEOUT
         )
     except (OSError, UnicodeError, TimeoutError) as exc:
-        raise EndpointRefused("the endpoint's host does not resolve") from exc
+        raise HostUnresolvable("the endpoint's host does not resolve") from exc
     addresses: list[IPAddress] = []
     for _family, _type, _proto, _name, sockaddr in infos:
         # IPv6 sockaddr may carry a zone ("fe80::1%eth0"); the zone is irrelevant to the address class.
@@ -167,7 +222,7 @@ async def resolve(hostname: str, port: int) -> tuple[IPAddress, ...]:
         if ip not in addresses:
             addresses.append(ip)
     if not addresses:
-        raise EndpointRefused("the endpoint's host does not resolve")
+        raise HostUnresolvable("the endpoint's host does not resolve")
     return tuple(addresses)
 
 
@@ -176,9 +231,3 @@ def _ip_literal(hostname: str) -> IPAddress | None:
         return ipaddress.ip_address(hostname.split("%", 1)[0])
     except ValueError:
         return None
-
-
-def _is_loopback(ip: IPAddress) -> bool:
-    if isinstance(ip, IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped.is_loopback
-    return ip.is_loopback

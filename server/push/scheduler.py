@@ -1,7 +1,7 @@
 """The reminder scheduler: a task inside `keeptabs serve` that sends each due reminder once, on time.
 
 It sleeps until the next due reminder (woken early by the `reminders_changed` event a sync emits after it commits a
-reminder change) instead of polling. Each occurrence is claimed atomically (services/occurrences.py), so several
+reminder change) instead of polling. Each occurrence is claimed atomically (occurrences.py), so several
 processes on one database send it once; a claim is a lease, taken over when the process that held it died.
 Reminders that came due while no server ran are simply due at start. After sending, a repeating reminder moves to
 its next occurrence through the sync service (a change in the feed); a one-shot reminder keeps its finished claim,
@@ -29,12 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.models.base import utcnow
 from server.models.notes import Note
 from server.models.push import PushSubscription
-from server.services import deliveries, occurrences
-from server.services.occurrences import Occurrence, claim, finish, load, next_due, sent_repeating
-from server.services.push import Outgoing, PushService, outgoing_for, reminder_payload, subscriptions_of
+from server.push import deliveries, occurrences
+from server.push.occurrences import Occurrence, claim, finish, load, next_due, sent_repeating
+from server.push.payloads import reminder_payload
+from server.push.service import Outgoing, PushService, outgoing_for
+from server.push.subscriptions import subscriptions_of
+from server.push.vapid import load_or_create_keys
+from server.push.webpush import Result, topic_for
 from server.services.sync import apply_server_change
-from server.vapid import load_or_create_keys
-from server.webpush import Result, topic_for
 from sync.reminders import next_occurrence
 
 REMINDERS_CHANGED = "reminders_changed"

@@ -12,10 +12,12 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models.push import PushDelivery, PushSubscription
-from server.webpush import Outcome, Result
+from server.push.failures import shown
+from server.push.retries import Outcome
+from server.push.webpush import Result
 
 if TYPE_CHECKING:
-    from server.services.push import Outgoing
+    from server.push.service import Outgoing
 
 KEEP_DELIVERIES = timedelta(days=30)
 PRUNE_LIMIT = 10_000
@@ -37,6 +39,8 @@ class DeliveryInfo(Struct):
     http_status: int | None
     attempts: int
     error: str | None
+    """A fixed category ("timeout", "connection refused", "tls", "dns", "http 4xx"...: server/push/failures.py),
+    never what the endpoint answered."""
     sent_at: datetime
 
 
@@ -56,7 +60,7 @@ async def record(session: AsyncSession, results: Sequence[tuple[Outgoing, Result
             "status": str(result.outcome),
             "http_status": result.status,
             "attempts": result.attempts,
-            "error": (result.error or None) and result.error[:500],
+            "error": None if result.error is None else str(result.error),
             "sent_at": result.finished_at,
         }
         for out, result in results
@@ -89,7 +93,7 @@ async def list_deliveries(db: AsyncSession, user_id: str, note_id: str | None, l
             r.status,
             r.http_status,
             r.attempts,
-            r.error,
+            shown(r.error, r.http_status),
             r.sent_at,
         )
         for r in rows

@@ -8,41 +8,33 @@ import base64
 import functools
 import hashlib
 import logging
-import random
 import re
 import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from enum import StrEnum
 
 import httpx
 import jwt
 from webpush import WebPush
 from webpush.types import WebPushSubscription
 
-from server.push_guard import EndpointGuard, EndpointRefused, ResolvedEndpoint
-from server.push_transport import PushTransport, Timeout, Timeouts, TransportError
-from server.vapid import VapidKeys
+from server.push.failures import Failure, for_status
+from server.push.guard import EndpointGuard, EndpointRefused, HostUnresolvable, ResolvedEndpoint
+from server.push.http1 import Timeout, TransportError
+from server.push.limits import PerKeyLimit
+from server.push.retries import REMINDER, Outcome, Profile, RetryPolicy, classify, parse_retry_after
+from server.push.transport import PushTransport, Timeouts
+from server.push.vapid import VapidKeys
 
 MAX_PAYLOAD_BYTES = 3072
 """The contract's limit; the protocol allows 4096 bytes of ciphertext, which leaves room for the record overhead."""
 JWT_LIFETIME = 12 * 3600  # RFC 8292 allows at most 24 hours
 JWT_RENEW_BEFORE = 3600
-ERROR_SNIPPET = 300
 _TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 # httpx logs every request at INFO; a burst of reminders would flood the log (and spend its CPU doing so).
 logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
-class Outcome(StrEnum):
-    DELIVERED = "delivered"
-    GONE = "gone"
-    """404/410: the subscription has ended; the caller deletes it."""
-    RETRY = "retry"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -57,7 +49,7 @@ class Attempt:
     outcome: Outcome
     status: int | None
     retry_after: float | None = None
-    error: str | None = None
+    error: Failure | None = None
 
 
 @dataclass(frozen=True)
@@ -66,52 +58,9 @@ class Result:
     """DELIVERED, GONE or FAILED: never RETRY."""
     status: int | None
     attempts: int
-    error: str | None = None
+    error: Failure | None = None
+    """A fixed category, never the endpoint's answer or an exception's text (see failures.py)."""
     finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    base_delay: float = 1.0
-    max_delay: float = 60.0
-    """The longest single wait, Retry-After included: a push service asking for more is recorded as a failure."""
-
-    def delay(self, attempts: int, retry_after: float | None) -> float | None:
-        """Seconds to wait before the next attempt, or None when it is time to give up."""
-        if attempts >= self.max_attempts:
-            return None
-        if retry_after is not None:
-            return retry_after if retry_after <= self.max_delay else None
-        backoff = self.base_delay * 2 ** (attempts - 1)
-        # Jitter spreads the retries of a burst that failed together over time.
-        return min(backoff * random.uniform(0.8, 1.2), self.max_delay)
-
-
-def classify(status: int) -> Outcome:
-    if 200 <= status < 300:
-        return Outcome.DELIVERED
-    if status in (404, 410):
-        return Outcome.GONE
-    if status == 429 or status >= 500:
-        return Outcome.RETRY
-    return Outcome.FAILED
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as delay-seconds or an HTTP date (RFC 9110 10.2.3); None when absent or unreadable."""
-    if not value or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def topic_for(key: str) -> str:
@@ -163,14 +112,18 @@ class Encryptor:
         return f"vapid t={cached[1]}, k={self.keys.application_server_key}"
 
 
-def new_http_client(max_in_flight: int = 200) -> httpx.AsyncClient:
+def new_http_client(max_in_flight: int = 200, connections_per_origin: int = 64) -> httpx.AsyncClient:
     """One pooled client for every push; its transport connects to the addresses the guard checked."""
     transport = PushTransport(
-        ssl.create_default_context(), connections_per_origin=min(64, max_in_flight), timeouts=Timeouts(5.0, 10.0)
+        ssl.create_default_context(),
+        connections_per_origin=min(connections_per_origin, max_in_flight),
+        timeouts=Timeouts(),
+        max_in_flight=max_in_flight,
     )
+    default = Timeouts()
     return httpx.AsyncClient(
         transport=_Lean(transport),
-        timeout=httpx.Timeout(10.0, connect=5.0),
+        timeout=httpx.Timeout(default.exchange, connect=default.connect),
         follow_redirects=False,
         # The guard has vetted the address we connect to; an environment proxy would connect somewhere else.
         trust_env=False,
@@ -178,7 +131,7 @@ def new_http_client(max_in_flight: int = 200) -> httpx.AsyncClient:
 
 
 class _Lean(httpx.AsyncBaseTransport):
-    """httpx's client over server/push_transport.py, which spends a tenth of the CPU of httpx's own transport per
+    """httpx's client over server/push/transport.py, which spends a tenth of the CPU of httpx's own transport per
     request (a reminder burst is CPU-bound). It only POSTs; the `sni_hostname` extension names the TLS server."""
 
     _FRAMING = frozenset({b"content-length", b"transfer-encoding"})  # the transport frames the body itself
@@ -193,8 +146,10 @@ class _Lean(httpx.AsyncBaseTransport):
         name = request.extensions.get("sni_hostname") or url.host
         origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80), name)
         headers = [(k.decode(), v.decode()) for k, v in request.headers.raw if k.lower() not in self._FRAMING]
+        timeout = request.extensions.get("timeout") or {}
+        timeouts = Timeouts(timeout.get("connect") or 5.0, timeout.get("read") or 10.0)
         try:
-            answer = await self.inner.post(origin, url.raw_path.decode(), headers, await request.aread())
+            answer = await self.inner.post(origin, url.raw_path.decode(), headers, await request.aread(), timeouts)
         except Timeout as exc:
             raise httpx.ReadTimeout(str(exc), request=request) from exc
         except (TransportError, ValueError) as exc:
@@ -206,7 +161,12 @@ class _Lean(httpx.AsyncBaseTransport):
 
 
 class PushSender:
-    """Sends one message to one subscription, with the retries the answer calls for."""
+    """Sends one message to one subscription, with the retries the answer calls for.
+
+    Each attempt holds one of its owner's `per_owner` slots (the owner is the user the message is for): one user's
+    slow endpoints can keep that many exchanges waiting at once, not the transport's global slots that everybody's
+    reminders share. Waiting out a backoff holds no slot.
+    """
 
     def __init__(
         self,
@@ -214,15 +174,24 @@ class PushSender:
         guard: EndpointGuard,
         client: httpx.AsyncClient,
         policy: RetryPolicy | None = None,
-        max_in_flight: int = 200,
+        per_owner: int = 10,
     ) -> None:
         self.encryptor = encryptor
         self.guard = guard
         self.client = client
-        self.policy = policy or RetryPolicy()
-        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self.profile = Profile(policy) if policy else REMINDER
+        self.per_owner = PerKeyLimit(per_owner)
 
-    async def send(self, payload: bytes, target: PushTarget, topic: str | None = None) -> Result:
+    async def send(
+        self,
+        payload: bytes,
+        target: PushTarget,
+        topic: str | None = None,
+        *,
+        owner: str = "",
+        profile: Profile | None = None,
+    ) -> Result:
+        profile = profile or self.profile
         attempts = 0
         body: bytes | None = None
         headers: dict[str, str] = {}
@@ -233,38 +202,44 @@ class PushSender:
                 resolved = await self.guard.check(target.endpoint)
                 if body is None:
                     body, headers = self.encryptor.encrypt(payload, target, resolved.origin, topic)
-            except EndpointRefused as exc:
-                return Result(Outcome.FAILED, None, attempts, f"endpoint refused: {exc}")
-            except ValueError as exc:
-                return Result(Outcome.FAILED, None, attempts, f"cannot encrypt for this subscription: {exc}")
-            attempt = await self.post(resolved, body, headers)
+            except HostUnresolvable:
+                return Result(Outcome.FAILED, None, attempts, Failure.DNS)
+            except EndpointRefused:
+                return Result(Outcome.FAILED, None, attempts, Failure.NOT_ALLOWED)
+            except ValueError:
+                return Result(Outcome.FAILED, None, attempts, Failure.ENCRYPTION)
+            async with self.per_owner.hold(owner):
+                attempt = await self.post(resolved, body, headers, profile.timeouts)
             if attempt.outcome is not Outcome.RETRY:
                 return Result(attempt.outcome, attempt.status, attempts, attempt.error)
-            delay = self.policy.delay(attempts, attempt.retry_after)
+            delay = profile.policy.delay(attempts, attempt.retry_after)
             if delay is None:
-                return Result(Outcome.FAILED, attempt.status, attempts, f"gave up: {attempt.error}")
+                return Result(Outcome.FAILED, attempt.status, attempts, attempt.error)
             await asyncio.sleep(delay)
 
-    async def post(self, resolved: ResolvedEndpoint, body: bytes, headers: dict[str, str]) -> Attempt:
+    async def post(
+        self, resolved: ResolvedEndpoint, body: bytes, headers: dict[str, str], timeouts: Timeouts | None = None
+    ) -> Attempt:
+        timeouts = timeouts or self.profile.timeouts
         request_headers = {**headers, "Host": resolved.netloc}
-        extensions = {"sni_hostname": resolved.hostname} if resolved.scheme == "https" else {}
-        async with self._in_flight:
-            try:
-                # The transport reads at most 64 KB of any answer: an endpoint chosen by a user cannot make us read
-                # megabytes.
-                # A ready Request skips the client's merging of base URL, default headers and cookies: a third of
-                # httpx's CPU per request, which none of these requests needs.
-                request = httpx.Request(
-                    "POST", _url(resolved.connect_url()), content=body, headers=request_headers, extensions=extensions
-                )
-                response = await self.client.send(request)
-            except httpx.TimeoutException as exc:
-                return Attempt(Outcome.RETRY, None, error=f"timed out ({type(exc).__name__})")
-            except httpx.TransportError as exc:
-                return Attempt(Outcome.RETRY, None, error=f"could not connect ({type(exc).__name__}: {exc})")
-        snippet = response.content[:ERROR_SNIPPET].decode("utf-8", errors="replace")
+        extensions: dict[str, object] = {"timeout": {"connect": timeouts.connect, "read": timeouts.exchange}}
+        if resolved.scheme == "https":
+            extensions["sni_hostname"] = resolved.hostname
+        try:
+            # The transport reads at most 64 KB of any answer: an endpoint chosen by a user cannot make us read
+            # megabytes.
+            # A ready Request skips the client's merging of base URL, default headers and cookies: a third of
+            # httpx's CPU per request, which none of these requests needs.
+            request = httpx.Request(
+                "POST", _url(resolved.connect_url()), content=body, headers=request_headers, extensions=extensions
+            )
+            response = await self.client.send(request)
+        except httpx.TimeoutException:
+            return Attempt(Outcome.RETRY, None, error=Failure.TIMEOUT)
+        except httpx.TransportError as exc:
+            return Attempt(Outcome.RETRY, None, error=getattr(exc.__cause__, "failure", Failure.CONNECTION))
         outcome = classify(response.status_code)
-        error = None if outcome is Outcome.DELIVERED else f"HTTP {response.status_code} {snippet}".strip()
+        error = None if outcome is Outcome.DELIVERED else for_status(response.status_code)
         return Attempt(outcome, response.status_code, parse_retry_after(response.headers.get("retry-after")), error)
 
 
