@@ -1,5 +1,5 @@
-"""What a push message says: the reminder and test payloads (docs/api.md, "Push and reminders"), and the app's address that a
-notification opens."""
+"""What a push message says: the reminder and test payloads (docs/api.md, "Push and reminders"), and the app's
+address that a notification opens."""
 
 from __future__ import annotations
 
