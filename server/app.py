@@ -23,7 +23,7 @@ from server.compression import compression_config
 from server.config import Settings, load_settings
 from server.db import db_lifespan, provide_db, provide_db_session
 from server.errors import EXCEPTION_HANDLERS
-from server.hygiene import refuse_nul
+from server.hygiene import JSONRequest, refuse_nul
 from server.memo import for_database
 from server.push.scheduler import reminders_changed_listener, reminders_lifespan
 from server.routes import ROUTE_HANDLERS
@@ -59,6 +59,7 @@ def create_app(settings: Settings, assets: Assets | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[security_headers(settings.behind_https)],
         before_request=refuse_nul,
+        request_class=JSONRequest,
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         compression_config=compression_config(),
         openapi_config=OpenAPIConfig(

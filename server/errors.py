@@ -76,11 +76,17 @@ class ServiceUnavailable(ProblemError):
     status = 503
 
 
+def problem(status: int, detail: str, *, title: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A problem details body: answered as a response, or inside a sync result for a mutation `rejected` alone."""
+    body = {"type": "about:blank", "title": title or HTTPStatus(status).phrase, "status": status, "detail": detail}
+    body.update(extra)
+    return body
+
+
 def problem_response(
     status: int, detail: str, *, title: str | None = None, headers: dict[str, str] | None = None, **extra: Any
 ) -> Response[dict[str, Any]]:
-    body = {"type": "about:blank", "title": title or HTTPStatus(status).phrase, "status": status, "detail": detail}
-    body.update(extra)
+    body = problem(status, detail, title=title, **extra)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

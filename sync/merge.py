@@ -1,4 +1,4 @@
-"""Merging one mutation into a stored note (spec: api.md, "How concurrent edits merge").
+"""Merging one mutation into a stored note (docs/api.md, "How concurrent edits merge").
 
 State in, state out: the caller supplies the stored note with its field clocks, the base the device edited (the
 revision it names, or the text it sent last when its previous response was lost) and the server's `now`.

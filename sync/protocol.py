@@ -1,6 +1,9 @@
-"""The wire format of `POST /api/sync` (spec: api.md, "Notes" and "Sync").
+"""The wire format of `POST /api/sync` (docs/api.md, "Notes" and "Sync").
 
-Limits are msgspec `Meta` constraints so that a decoding error names the offending field (`$.mutations[0].set.title`).
+What every request must be to decode at all is a msgspec `Meta` constraint, so that a decoding error names the
+offending field (`$.mutations[0].base_rev`) and the whole request is a 422. The limits of a note's text and tags are
+not: a value over one refuses only its own mutation, and only if it makes the note longer than it is (sync/limits.py
+checks them); their descriptions here keep them visible in /schema.
 Times are aware datetimes; the server normalises them to UTC, which msgspec encodes with a `Z`.
 """
 
@@ -23,11 +26,12 @@ MAX_LIMIT = 1000
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 Uuid = Annotated[str, Meta(pattern=UUID_PATTERN, description="A UUID made by the client.")]
-Time = Annotated[datetime, Meta(tz=True, description="ISO 8601 with a zone; answered in UTC with a Z.")]
-Title = Annotated[str, Meta(max_length=MAX_TITLE)]
-Body = Annotated[str, Meta(max_length=MAX_BODY)]
-Tag = Annotated[str, Meta(max_length=MAX_TAG)]
-Tags = Annotated[list[Tag], Meta(max_length=MAX_TAGS)]
+Time = Annotated[datetime, Meta(tz=True, description="ISO 8601 with a zone, years 1-9999 in UTC; answered in UTC, Z.")]
+# A value over a limit gets its mutation `rejected` (the others apply), unless the note already holds a longer one.
+_OVER = "; more is refused (this mutation only) unless the note already holds more, as a merge can leave it."
+Title = Annotated[str, Meta(description=f"At most {MAX_TITLE} characters, no NUL{_OVER}")]
+Body = Annotated[str, Meta(description=f"At most {MAX_BODY:,} characters, no NUL{_OVER}")]
+Tags = Annotated[list[str], Meta(description=f"At most {MAX_TAGS} tags of at most {MAX_TAG} characters, no NUL{_OVER}")]
 Repeat = Literal["none", "daily", "weekly", "monthly"]
 ZoneName = Annotated[str, Meta(min_length=1, max_length=64, description="An IANA time zone, e.g. Europe/Paris.")]
 Rev = Annotated[int, Meta(ge=0)]

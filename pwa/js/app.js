@@ -1,15 +1,18 @@
-// The app behind main.js: loads the notes, starts syncing, and routes `#note/<id>` to the editor. Typing that began
-// before it loaded is picked up by the capture box's first save.
+// The app behind main.js: loads the notes, replays typing an earlier page journaled but never stored (journal.js),
+// starts syncing, and routes `#note/<id>` to the editor. Typing that began before it loaded is picked up by the
+// capture box's first save.
 // Only what the first screen needs is imported up front. The editor, the sign-in form, live updates, push and the
 // worker's registration arrive by import() once the browser is idle: each in its own short task, so a slow phone
 // never spends one long task evaluating the whole app while the person is trying to type.
 import { currentAccount, signOut } from './account.js';
 import { db, outbox } from './core.js';
+import * as journal from './journal.js';
 import { edited, report, soon, start as startSync } from './scheduler.js';
-import { load, onEdit, refresh } from './store.js';
+import { edit, load, onEdit, refresh, refusedCount } from './store.js';
 import { mountCapture } from './ui/capture.js';
 import { byId } from './ui/dom.js';
 import { mountList } from './ui/list.js';
+import { unsyncedWarning } from './ui/status.js';
 
 const screens = { auth: byId('auth'), app: byId('workspace') };
 const token = async () => (await currentAccount())?.token;
@@ -63,7 +66,10 @@ async function enterApp(account) {
   const shown = !screens.app.hidden;
   showScreen('app');
   if (!shown && !noteInHash()) capture.focus();
+  journal.setOwner(account.user_id);
   await load();
+  // Not awaited: entries of a tab that is still open wait for it to close.
+  journal.replay(edit, account.user_id).catch(() => undefined);
   await follow();
   startSync({
     onChanged: (ids) => refresh(ids),
@@ -95,11 +101,12 @@ function expired(account) {
 }
 
 async function leave() {
-  const waiting = await outbox.pending();
-  if (waiting && !confirm(`${waiting} change(s) have not reached the server and will be lost. Sign out anyway?`)) return;
   await Promise.all([editor?.then((e) => e.flush()), capture.flush()]);
+  const warning = unsyncedWarning(await outbox.pending(), refusedCount());
+  if (warning && !confirm(warning)) return;
   const { unsubscribe } = await import('./push.js');
   await signOut(unsubscribe);
+  journal.clear();
   location.replace('/');
 }
 

@@ -2,6 +2,7 @@
 // every minute; with exponential backoff while the server cannot be reached. Each run syncs under a Web Lock, so
 // several tabs and the service worker never sync at once.
 import { outbox, sync } from './core.js';
+import { refusedCount } from './store.js';
 import { showStatus } from './ui/status.js';
 
 const SECOND = 1000;
@@ -10,7 +11,7 @@ const AFTER_EDIT = SECOND;
 const MAX_BACKOFF = 5 * MINUTE;
 const OUTBOX_TAG = 'keeptabs-outbox';
 
-const state = { online: navigator.onLine, pending: 0, expired: false, failing: false, synced: false };
+const state = { online: navigator.onLine, pending: 0, refused: 0, expired: false, failing: false, synced: false };
 let timer = 0;
 let dueAt = 0;
 let running = null;
@@ -20,6 +21,7 @@ let hooks = { onChanged: () => undefined, onExpired: () => undefined };
 
 export async function report() {
   state.pending = await outbox.pending();
+  state.refused = refusedCount();
   showStatus(state);
 }
 

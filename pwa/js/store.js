@@ -7,6 +7,8 @@ let afterEdit = () => undefined;
 
 export const allNotes = () => [...notes.values()];
 export const getNote = (id) => notes.get(id);
+/** How many notes hold a change the server refused (shown `Not synced`). */
+export const refusedCount = () => allNotes().filter((note) => note.refused).length;
 
 /** Calls fn(changedIds) whenever notes change, whoever changed them. */
 export function subscribe(fn) {
@@ -41,6 +43,17 @@ export async function refresh(ids) {
 export async function edit(id, changes, basis) {
   const note = await outbox.edit(id, changes, basis);
   notes.set(id, note);
+  emit([id]);
+  db.announce([id]);
+  afterEdit();
+  return note;
+}
+
+/** `Discard change`: this device's refused version goes, the server's stays. Resolves with the note, if any is left. */
+export async function discard(id) {
+  const note = await outbox.discard(id);
+  if (note) notes.set(id, note);
+  else notes.delete(id);
   emit([id]);
   db.announce([id]);
   afterEdit();

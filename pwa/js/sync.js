@@ -7,6 +7,11 @@
   const { db, merge, outbox: local } = self.keeptabs;
   const LOCK = 'keeptabs-sync';
   const MAX_ROUNDS = 50;
+  // The server takes at most 500 mutations per request; a longer outbox leaves in several.
+  const MAX_BATCH = 500;
+  // A whole request answered with one of these was refused for what it holds (one mutation the server cannot take):
+  // sending it again would fail forever. Other answers (401, 404, 429, 5xx, no network) are retried as they come.
+  const REFUSED = new Set([400, 413, 415, 422]);
   const FIELDS = ['title', 'body', 'tags', 'pinned', 'archived', 'deleted', 'reminder'];
   const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
   const pick = (note, keys) => Object.fromEntries(keys.map((key) => [key, note[key]]));
@@ -26,19 +31,23 @@
     if (token) headers.Authorization = `Bearer ${token}`;
     const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await response.text();
-    const data = text ? JSON.parse(text) : null;
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch (error) {
+      if (response.ok) throw error; // an error page from a proxy is still an HTTP error, not a crash
+    }
     if (!response.ok) throw new HttpError(response.status, data);
     return data;
   }
 
-  /** Takes every queued mutation for sending; from now on new typing goes into new mutations. */
+  /** Takes the oldest queued mutations for sending (at most one request's worth); new typing goes into new ones. */
   function takeOutbox() {
-    return db.tx(['outbox', 'meta'], 'readwrite', async (t) => {
+    return db.tx(['outbox'], 'readwrite', async (t) => {
       const store = t.objectStore('outbox');
-      const entries = await db.req(store.getAll());
+      const entries = await db.req(store.getAll(null, MAX_BATCH));
       for (const entry of entries) if (!entry.sent) store.put({ ...entry, sent: true });
-      const cursor = (await db.req(t.objectStore('meta').get('cursor'))) ?? 0;
-      return { entries, cursor };
+      return { entries, full: entries.length === MAX_BATCH };
     });
   }
 
@@ -85,11 +94,58 @@
       waiting.base_rev = server.rev;
       outbox.put(waiting);
     }
-    notes.put(next);
+    notes.put(stored?.refused ? keepRefused(stored, next, server, waiting) : next);
     changed.add(server.id);
   }
 
-  /** A rejected edit is queued once more against the server's current version; a second rejection drops it. */
+  /**
+   * A refused note keeps this device's version of the refused fields, rebased onto the server's new version like an
+   * unsent edit (an unsent mutation, which carries them, has done that already); their base moves up with it.
+   */
+  function keepRefused(stored, next, server, waiting) {
+    const { keys, base } = stored.refused;
+    const carried = waiting && keys.every((key) => key in waiting.set);
+    const rebased = carried ? next : merge.mergeNote(base, stored, server, keys);
+    return { ...next, ...pick(rebased, keys), refused: { ...stored.refused, base: pick(server, keys) } };
+  }
+
+  /**
+   * A mutation the server refused for what it holds (a text over a limit): sent again, it would be refused again, so
+   * it has left the outbox. The note keeps this device's text and is marked refused with the reason (the app shows
+   * `Not synced`); the refused fields stay parked on it with the server's values they were edited from, until an edit
+   * sends them again (cleared if accepted) or `Discard change` drops them. An unsent mutation of the note takes them
+   * over at once.
+   */
+  async function refuse(t, mutation, problem, changed) {
+    const notes = t.objectStore('notes');
+    const outbox = t.objectStore('outbox');
+    const stored = await db.req(notes.get(mutation.note_id));
+    if (!stored) return;
+    const prior = stored.refused ?? { keys: [], base: {} };
+    const keys = [...new Set([...prior.keys, ...Object.keys(mutation.set)])];
+    const reason = problem?.detail || problem?.title || 'The server refused this change.';
+    const note = { ...stored, refused: { reason, keys, base: { ...prior.base, ...mutation.base } } };
+    notes.put(note);
+    const waiting = await local.unsentFor(outbox, note.id);
+    if (waiting) outbox.put(local.carryRefused(waiting, note));
+    changed.add(note.id);
+  }
+
+  /** An accepted mutation sent the fields it holds: those are no longer refused. */
+  async function accept(t, mutation, changed) {
+    const notes = t.objectStore('notes');
+    const stored = await db.req(notes.get(mutation.note_id));
+    if (!stored?.refused) return;
+    const { refused, ...note } = stored;
+    const keys = refused.keys.filter((key) => !(key in mutation.set));
+    notes.put(keys.length ? { ...note, refused: { ...refused, keys, base: pick(refused.base, keys) } } : note);
+    changed.add(note.id);
+  }
+
+  /**
+   * An edit rejected because its base is ahead of the note (the server's database went back) is queued once more
+   * against the server's current version; rejected again, it is refused like any other.
+   */
   async function requeue(t, mutation, result) {
     if (mutation.requeued) return;
     const outbox = t.objectStore('outbox');
@@ -117,7 +173,9 @@
       for (const [i, result] of response.results.entries()) {
         const mutation = sent[i];
         t.objectStore('outbox').delete(mutation.n);
-        if (result.status === 'rejected') await requeue(t, mutation, result);
+        if (result.status !== 'rejected') await accept(t, mutation, changed);
+        else if (result.error?.status === 409 && !mutation.requeued) await requeue(t, mutation, result);
+        else await refuse(t, mutation, result.error, changed);
         if (result.note) await integrate(t, result.note, force, changed);
       }
       for (const note of response.changes) await integrate(t, note, force, changed);
@@ -145,23 +203,51 @@
     });
   }
 
-  async function catchUp(token) {
-    const changed = new Set();
-    let seen = null;
-    for (let round = 0; round < MAX_ROUNDS; round += 1) {
-      const { entries, cursor } = await takeOutbox();
-      const body = { cursor, limit: 500, mutations: entries.map(toWire) };
-      const response = await api('/api/sync', { method: 'POST', body, token });
-      if (response.reset) seen = new Set();
-      for (const id of await apply(response, entries, seen)) changed.add(id);
-      if (response.more) continue;
-      if (!seen) break;
-      const lost = await resendLost(seen);
-      seen = null;
-      if (!lost.length) break;
-      for (const id of lost) changed.add(id);
+  const post = (token, cursor, mutations, limit = 500) =>
+    api('/api/sync', { method: 'POST', body: { cursor, limit, mutations: mutations.map(toWire) }, token });
+
+  /**
+   * Sends `entries` and folds the answer in; resolves with whether another round is needed. A request refused whole
+   * for what it holds (which a server of another version might do) is split in halves until the one mutation it
+   * cannot take is found: that one is refused, the others go through, and nothing is retried forever.
+   */
+  async function exchange(entries, token, state) {
+    const cursor = (await db.getMeta('cursor')) ?? 0;
+    let response;
+    try {
+      response = await post(token, cursor, entries);
+    } catch (error) {
+      if (!entries.length || !REFUSED.has(error.status)) throw error;
+      if (entries.length > 1) {
+        const half = Math.ceil(entries.length / 2);
+        await exchange(entries.slice(0, half), token, state);
+        await exchange(entries.slice(half), token, state);
+        return true;
+      }
+      await post(token, cursor, [], 1); // the request without it must go through, or the trouble is not this edit
+      await db.tx(['notes', 'outbox'], 'readwrite', (t) => {
+        t.objectStore('outbox').delete(entries[0].n);
+        return refuse(t, entries[0], error.problem, state.changed);
+      });
+      return true;
     }
-    return changed;
+    if (response.reset) state.seen = new Set();
+    for (const id of await apply(response, entries, state.seen)) state.changed.add(id);
+    return response.more;
+  }
+
+  async function catchUp(token) {
+    const state = { changed: new Set(), seen: null };
+    for (let round = 0; round < MAX_ROUNDS; round += 1) {
+      const { entries, full } = await takeOutbox();
+      if ((await exchange(entries, token, state)) || full) continue;
+      if (!state.seen) break;
+      const lost = await resendLost(state.seen);
+      state.seen = null;
+      if (!lost.length) break;
+      for (const id of lost) state.changed.add(id);
+    }
+    return state.changed;
   }
 
   /**

@@ -15,19 +15,11 @@ from server.attachments import blobs
 from server.attachments.blobs import BlobInfo, BlobList
 from server.config import MAX_BLOB_CEILING
 from server.deps import AuthDep
-from server.errors import Unprocessable
+from server.hygiene import CHECKS_NUL
 
 IMAGE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 """For the bytes of a photo: no script, no plugin, no form, a sandbox. An image opened on its own in a tab (or a
 file that only claims to be one) must never become a document that runs code on this origin."""
-
-
-async def refuse_nul_in_url(request: Request[Any, Any, Any]) -> None:
-    """Replaces the app's NUL check (server/hygiene.py) on the routes that take photos: that one reads a body sent as
-    JSON whole into memory, which for these routes could be as large as their limit; their bodies are bytes or
-    multipart, read as streams, never JSON. The URL is checked the same way."""
-    if "\x00" in request.url.path or "%00" in request.url.query.lower():
-        raise Unprocessable("url", "the NUL character is not allowed")
 
 
 @dataclass
@@ -70,7 +62,8 @@ class BlobController(Controller):
         "/{sha256:str}",
         request_max_body_size=MAX_BLOB_CEILING,
         status_code=201,
-        before_request=refuse_nul_in_url,
+        # The app's NUL check would read the body whole; a photo is bytes, NUL is no text there (the URL is checked).
+        opt={CHECKS_NUL: True},
         operation_class=RawImageUpload,
     )
     async def upload(

@@ -1,5 +1,5 @@
-"""What a push message says: the reminder and test payloads (spec: api.md "Reminders"), and the app's address that a
-notification opens."""
+"""What a push message says: the reminder and test payloads (docs/api.md, "Push and reminders"), and the app's
+address that a notification opens."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def iso_z(when: datetime) -> str:
 
 
 def reminder_payload(note_id: str, title: str, body: str, at: datetime, app_url: str) -> bytes:
-    """The spec's reminder message, plus WebKit's declarative form so Safari 18.4+ shows it without the worker.
+    """The reminder message of docs/api.md, plus WebKit's declarative form so Safari 18.4+ shows it without the worker.
 
     Cut to fit MAX_PAYLOAD_BYTES: a 500-character title in a 4-byte script would not fit twice otherwise.
     """

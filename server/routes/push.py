@@ -1,4 +1,4 @@
-"""Push: the VAPID key, subscriptions, a test message, and the delivery record (spec: api.md "Push")."""
+"""Push: the VAPID key, subscriptions, a test message, and the delivery record (docs/api.md, "Push and reminders")."""
 
 from __future__ import annotations
 

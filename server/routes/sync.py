@@ -1,4 +1,4 @@
-"""POST /api/sync: a device's pending edits in, what changed elsewhere out (spec: api.md, "Sync")."""
+"""POST /api/sync: a device's pending edits in, what changed elsewhere out (docs/api.md, "Sync")."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from litestar.params import JSONBody
 
 from server import memo
 from server.deps import AuthDep, SessionDep
+from server.hygiene import CHECKS_NUL
 from server.services import sync as service
 from sync.protocol import SyncRequest, SyncResponse
 
@@ -17,7 +18,8 @@ class SyncController(Controller):
     path = "/api/sync"
     tags = ("sync",)
 
-    @post("/", status_code=200)
+    # NUL in a note's text refuses only its mutation (sync/limits.py); anywhere else it fails decoding.
+    @post("/", status_code=200, opt={CHECKS_NUL: True})
     async def sync(
         self, data: JSONBody[SyncRequest], auth: AuthDep, db_session: SessionDep, request: Request[Any, Any, Any]
     ) -> SyncResponse:

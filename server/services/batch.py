@@ -17,10 +17,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import Auth
+from server.errors import problem
 from server.models.base import utcnow
 from server.services import batch_store as store
 from server.services.batch_store import Current, Loaded
 from server.services.notes import Position, wire_state
+from sync.limits import refusal
 from sync.merge import NEW, BaseAhead, Edit, Outcome, Stored, merge_mutation
 from sync.protocol import Mutation, MutationResult, Note, Status
 from sync.state import EMPTY, NoteState
@@ -60,12 +62,16 @@ class Batch:
             return MutationResult(mutation.id, "duplicate", self.wire(self.loaded.applied[mutation.id]))
         current = notes.get(note_id)
         stored = current.stored if current else NEW
+        base = self._base(note_id, mutation.base_rev, stored.rev)
+        # Refused alone, before anything is recorded: not applied, so the device may fix it and send it again.
+        refused = refusal(mutation.changes, [state for state in (stored.state, base) if state is not None])
+        if refused is not None:
+            return self._rejected(mutation, 422, refused.message, refused.field)
         edit = Edit(mutation.base_rev, mutation.edited_at, self.device_id, mutation.changes)
         try:
-            outcome = merge_mutation(stored, self._base(note_id, mutation.base_rev, stored.rev), edit, now=self.now)
+            outcome = merge_mutation(stored, base, edit, now=self.now)
         except BaseAhead as exc:
-            problem = {"type": "about:blank", "title": "Conflict", "status": 409, "detail": str(exc)}
-            return MutationResult(mutation.id, "rejected", self.wire(note_id), problem)
+            return self._rejected(mutation, 409, str(exc))
         self.loaded.applied[mutation.id] = note_id
         self.new_applied.append((mutation.id, note_id))
         if outcome.changed or current is None:  # a note a device created is stored even if it is still empty
@@ -74,6 +80,11 @@ class Batch:
         self.new_views.add(note_id)
         status: Status = "merged" if outcome.merged else "applied"
         return MutationResult(mutation.id, status, self.wire(note_id))
+
+    def _rejected(self, mutation: Mutation, status: int, detail: str, field: str | None = None) -> MutationResult:
+        """A mutation that cannot apply, with the note as the server holds it (None if it has none)."""
+        extra = {"errors": [{"field": field, "message": detail}]} if field else {}
+        return MutationResult(mutation.id, "rejected", self.wire(mutation.note_id), problem(status, detail, **extra))
 
     def _write(self, note_id: str, current: Current | None, outcome: Outcome) -> None:
         rev = (current.stored.rev if current else 0) + 1

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import msgspec
@@ -60,13 +60,28 @@ class FeedMove:
 
 
 def check(request: SyncRequest) -> None:
-    """The limits msgspec cannot express: the mutation count (413) and reminder zones (422)."""
+    """What decoding cannot check and would refuse the whole request: the mutation count (413), reminder zones and
+    times that have no UTC or local form (422). Limits on a note's values refuse one mutation (batch.py)."""
     if len(request.mutations) > MAX_MUTATIONS:
         raise PayloadTooLarge(f"At most {MAX_MUTATIONS} mutations per request; send the rest in another.")
     for i, mutation in enumerate(request.mutations):
+        _check_time(f"mutations[{i}].edited_at", mutation.edited_at, UTC)
         reminder = mutation.changes.reminder
-        if isinstance(reminder, Reminder) and zone(reminder.tz) is None:
-            raise Unprocessable(f"mutations[{i}].set.reminder.tz", f"{reminder.tz!r} is not an IANA time zone")
+        if isinstance(reminder, Reminder):
+            place = zone(reminder.tz)
+            if place is None:
+                raise Unprocessable(f"mutations[{i}].set.reminder.tz", f"{reminder.tz!r} is not an IANA time zone")
+            _check_time(f"mutations[{i}].set.reminder.at", reminder.at, place)
+
+
+def _check_time(field: str, at: datetime, place: tzinfo) -> None:
+    """Refuses a time past the ends of the calendar once moved to UTC (or to the reminder's zone, where repeats are
+    counted): `0001-01-01T00:00:00+14:00` is in the year 0 in UTC, which no datetime (or database) holds."""
+    try:
+        at.astimezone(UTC)
+        at.astimezone(place)
+    except OverflowError:
+        raise Unprocessable(field, f"{at.isoformat()} is outside the years 1 to 9999 in UTC or its zone") from None
 
 
 async def sync(

@@ -1,4 +1,4 @@
-"""POST /api/sync against the real app, on SQLite and PostgreSQL: the spec's merge rules, one row each, and the
+"""POST /api/sync against the real app, on SQLite and PostgreSQL: the merge rules of docs/api.md, one row each, and the
 result statuses (applied, merged, duplicate, rejected)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The reminder message: the spec's fields, WebKit's declarative form, and never more than 3 KB."""
+"""The reminder message: the fields docs/api.md promises, WebKit's declarative form, and never more than 3 KB."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-// The `New note` box: what is typed is stored at each pause (with its outbox entry), and the note shows in the list
-// at once. Done (or leaving the box) starts the next note.
+// The `New note` box: what is typed is journaled at once (journal.js) and stored at each pause (with its outbox
+// entry), and the note shows in the list at once. Done (or leaving the box) starts the next note.
+import { forget, keep, settle } from '../journal.js';
 import { edit } from '../store.js';
 import { byId, debounce, replaceValue } from './dom.js';
 
@@ -12,10 +13,12 @@ export function mountCapture() {
   const hint = byId('capture-hint');
   let id = null;
   let saved = '';
+  let stored = false; // whether this note has been written at all (else an emptied box leaves nothing behind)
   let queue = Promise.resolve();
 
   async function write(noteId, text, basis) {
     const note = await edit(noteId, { body: text }, { body: basis });
+    settle(noteId, { body: text });
     // Show a merge the store made (another device edited this note). If typing went on meanwhile, `saved` stays
     // what was written, so the next write merges onto the stored text instead of overwriting it.
     if (id === noteId && box.value === text && note.body !== text) {
@@ -25,6 +28,13 @@ export function mountCapture() {
     if (id === noteId) hint.textContent = 'Kept on this device';
   }
 
+  // Synchronous, at every input: the text is safe from here on, even if the page goes away before IndexedDB has it.
+  function journal() {
+    if (!id && !box.value.trim()) return;
+    id ??= crypto.randomUUID();
+    keep(id, { body: box.value }, { body: saved });
+  }
+
   // Takes what is in the box now, synchronously; writes run one after another, each on top of the previous one.
   function enqueue() {
     const text = box.value;
@@ -32,6 +42,7 @@ export function mountCapture() {
     id ??= crypto.randomUUID();
     const [noteId, basis] = [id, saved];
     saved = text;
+    stored = true;
     queue = queue.then(() => write(noteId, text, basis)).catch(() => {
       hint.textContent = 'Could not save on this device';
     });
@@ -42,18 +53,24 @@ export function mountCapture() {
   // Ends this note at once (what is typed next starts a new one); its last words are still written.
   function finish() {
     save.flush();
-    const [noteId, empty] = [id, !box.value.trim()];
+    const [noteId, empty, written] = [id, !box.value.trim(), stored];
     id = null;
     saved = '';
+    stored = false;
     box.value = '';
     done.hidden = true;
     hint.textContent = '';
-    if (noteId && empty) queue = queue.then(() => edit(noteId, { deleted: true }));
+    if (noteId && empty && !written) forget(noteId);
+    if (noteId && empty && written) {
+      keep(noteId, { deleted: true }, {});
+      queue = queue.then(() => edit(noteId, { deleted: true })).then(() => settle(noteId, { deleted: true }));
+    }
     return queue;
   }
 
   box.addEventListener('input', () => {
     done.hidden = !box.value;
+    journal();
     save();
   });
   // Leaving the box for another part of the page ends the note; switching apps only saves it.
@@ -68,6 +85,7 @@ export function mountCapture() {
   // Typing that started before this module loaded (main.js focuses the box first) is saved like any other.
   if (box.value) {
     done.hidden = false;
+    journal();
     save();
   }
   document.addEventListener('visibilitychange', () => save.flush());

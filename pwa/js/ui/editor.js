@@ -1,8 +1,11 @@
 // The editor of one note: `Title`, `Body`, tags, `Pin`/`Unpin`, archive, `Delete` (to the trash, with undo) and
-// `Remind me`. Typing is stored at each pause; when a sync changes the open note, the other device's edit is merged
-// into the text on screen and the caret stays where the person was typing.
+// `Remind me`. Typing is journaled at once and stored at each pause; when a sync changes the open note, the other
+// device's edit is merged into the text on screen and the caret stays where the person was typing. A note the server
+// refused shows `Not synced` with the reason, `Copy text` and `Discard change` (refused.js).
+import { keep, settle } from '../journal.js';
 import { edit, getNote, subscribe } from '../store.js';
 import { byId, debounce, replaceValue } from './dom.js';
+import { mountRefused } from './refused.js';
 import { mountReminder } from './reminder.js';
 import { toast } from './toast.js';
 
@@ -29,6 +32,7 @@ export function mountEditor({ onClose, token }) {
   // a version a sync brought in meanwhile. The fields are read when the write is queued (before a note switch).
   async function write(id, changes, basis) {
     const note = await edit(id, changes, basis);
+    settle(id, changes);
     if (current !== id) return;
     for (const key of Object.keys(changes)) {
       // A merge the store made is shown unless typing went on; then `saved` stays what was written, and the next
@@ -59,6 +63,7 @@ export function mountEditor({ onClose, token }) {
   const flush = () => typed.flush() ?? queue;
 
   const reminder = mountReminder({ note: () => getNote(current), save, token });
+  const refused = mountRefused({ note: () => getNote(current), flush: () => flush(), onGone: () => onClose() });
 
   function render(note) {
     byId('pin').textContent = note.pinned ? 'Unpin' : 'Pin';
@@ -66,6 +71,7 @@ export function mountEditor({ onClose, token }) {
     byId('delete').textContent = note.deleted ? 'Restore' : 'Delete';
     if (document.activeElement !== tags) tags.value = note.tags.join(', ');
     reminder.render(note);
+    refused.render(note);
     // Text that was not typed over since the last write follows the stored note; unsaved typing is merged on write.
     for (const key of TEXT) {
       if (!writing && fields[key].value === saved[key]) {
@@ -95,7 +101,12 @@ export function mountEditor({ onClose, token }) {
     panel.hidden = true;
   }
 
-  for (const key of TEXT) fields[key].addEventListener('input', typed);
+  for (const key of TEXT) {
+    fields[key].addEventListener('input', () => {
+      if (current) keep(current, { [key]: fields[key].value }, { [key]: saved[key] });
+      typed();
+    });
+  }
   tags.addEventListener('change', () => save({ tags: parseTags(tags.value) }));
   byId('pin').addEventListener('click', () => save({ pinned: !getNote(current).pinned }));
   byId('archive').addEventListener('click', () => save({ archived: !getNote(current).archived }));

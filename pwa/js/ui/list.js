@@ -28,6 +28,7 @@ export function matches(note, query) {
 
 function item(note, { current, onOpen }) {
   const badges = [];
+  if (note.refused) badges.push(h('span', { class: 'badge refused', title: note.refused.reason }, 'Not synced'));
   if (note.pinned) badges.push(h('span', { class: 'badge pin' }, 'Pinned'));
   if (note.reminder) {
     const due = isDue(note.reminder);

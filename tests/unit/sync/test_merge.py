@@ -1,4 +1,4 @@
-"""merge_mutation, one row per rule of the spec's merge section (api.md, "How concurrent edits merge")."""
+"""merge_mutation, one row per rule of the merge section of docs/api.md ("How concurrent edits merge")."""
 
 from __future__ import annotations
 
