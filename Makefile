@@ -6,7 +6,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8000
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test fuzz bench lint migration chromium pgbouncer clean
+.PHONY: run test fuzz bench lint migration chromium pgbouncer tesseract clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,13 +33,18 @@ pgbouncer:
 	@test -x /usr/sbin/pgbouncer || { $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q pgbouncer; }
 
-test: $(VENV)/.installed-dev chromium pgbouncer
+# Reads the text in photos (server/attachments/ocr.py). Optional for `make run`: without it OCR is off (logged once).
+tesseract:
+	@command -v tesseract >/dev/null || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q tesseract-ocr; }
+
+test: $(VENV)/.installed-dev chromium pgbouncer tesseract
 	$(BIN)/pytest
 
 fuzz: $(VENV)/.installed-dev
 	$(BIN)/pytest -m slow
 
-bench: $(VENV)/.installed-dev chromium
+bench: $(VENV)/.installed-dev chromium tesseract
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lint: $(VENV)/.installed-dev

@@ -17,6 +17,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from server.assets import Assets
+from server.attachments.lifespan import attachments_lifespan
 from server.auth import provide_auth
 from server.compression import compression_config
 from server.config import Settings, load_settings
@@ -33,7 +34,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 IMMUTABLE = CacheControlHeader(public=True, max_age=31_536_000, immutable=True)
 
 # Features hook in here: lifespans run inside the database lifespan (the engine exists), listeners get app.emit().
-LIFESPANS: list[Callable[[Litestar], Any]] = [reminders_lifespan]
+LIFESPANS: list[Callable[[Litestar], Any]] = [reminders_lifespan, attachments_lifespan]
 LISTENERS: list[EventListener] = [reminders_changed_listener]
 
 

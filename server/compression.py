@@ -52,5 +52,6 @@ def compression_config() -> CompressionConfig:
         gzip_fallback=True,
         gzip_compress_level=1,
         minimum_size=512,
-        exclude=["/api/events"],
+        # Photos are compressed already: brotli would only spend CPU on them.
+        exclude=["/api/events", "^/api/blobs/", "^/share/"],
     )

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 import msgspec
 
 PREFIX = "KEEPTABS_"
+MAX_BLOB_CEILING = 100 * 1024**2
+"""The most KEEPTABS_BLOB_MAX_BYTES may be: the upload routes' hard cap on a request body."""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,6 +69,31 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Threads that hash and verify passwords (argon2id, ~0.2 s of one core each); 0 means half the cores."""
     password_hash_queue: Annotated[int, msgspec.Meta(ge=0)] = 32
     """Sign-ins and registrations that may wait for a hashing thread; beyond that: 503 with Retry-After."""
+    blob_store: Literal["disk", "s3"] = "disk"
+    """Where photos go: files under blob_dir, or an S3-compatible bucket (several processes on several machines)."""
+    blob_dir: str = ""
+    """Empty means `blobs` in data_dir."""
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    """Empty means AWS; e.g. `https://minio.example.org:9000` for another S3-compatible store."""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    """Empty (with the secret) means boto3's own chain: AWS_* variables, ~/.aws, an instance role."""
+    s3_secret_access_key: str = ""
+    s3_prefix: str = ""
+    """Prepended to every object key, to share a bucket with something else."""
+    blob_quota_bytes: Annotated[int, msgspec.Meta(ge=0)] = 1024**3
+    """Photos one user may keep, in bytes (the sum of their sizes)."""
+    blob_max_bytes: Annotated[int, msgspec.Meta(ge=1024, le=MAX_BLOB_CEILING)] = 10 * 1024**2
+    """The largest photo accepted (413 above)."""
+    ocr: bool = True
+    """`0` turns off reading the text in photos (also off, with a log line, when tesseract is not installed)."""
+    ocr_timeout: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    """Seconds one photo's OCR may take before it is given up."""
+    share_ttl_hours: Annotated[float, msgspec.Meta(gt=0)] = 24.0
+    """How long a share received before the app was installed waits to be claimed by a signed-in device."""
+    share_storage_bytes: Annotated[int, msgspec.Meta(ge=0)] = 512 * 1024**2
+    """The photos every unclaimed share may hold together (POST /share answers 503 past it)."""
 
     def __post_init__(self) -> None:
         if self.database_pool_mode == "transaction" and not (self.is_postgres and self.direct_database_url):
@@ -79,10 +106,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
                 raise ValueError(f"{PREFIX}TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise ValueError("KEEPTABS_BLOB_STORE=s3 needs KEEPTABS_S3_BUCKET")
 
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def blob_path(self) -> Path:
+        return Path(self.blob_dir).expanduser().resolve() if self.blob_dir else self.data_path / "blobs"
 
     @property
     def resolved_database_url(self) -> str:

@@ -39,6 +39,8 @@ def security_headers(hsts: bool) -> BeforeMessageSendHookHandler:
         if message["type"] == "http.response.start":
             mutable = MutableScopeHeaders.from_message(message)
             for name, value in headers.items():
-                mutable[name] = value
+                # A response that set its own, stricter policy keeps it (a photo's bytes: no script at all).
+                if name != "Content-Security-Policy" or name not in mutable:
+                    mutable[name] = value
 
     return add_headers

@@ -23,6 +23,9 @@ from server.db import create_engine, make_sessionmaker
 from server.migrate import upgrade
 from server.models import Base
 
+# Fixtures of a feature's tests that more than one test module uses (the local S3 server, the blob stores).
+pytest_plugins = ["tests.attachments_support"]
+
 PG_URL = os.environ.get("KEEPTABS_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

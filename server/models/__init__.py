@@ -1,5 +1,7 @@
 """All models, imported here so that metadata (and Alembic) sees every table."""
 
+# A feature package's tables (imported as a module: its models import server.models.base, which runs this file).
+import server.attachments.models  # noqa: F401
 from server.models.accounts import Device, LoginFailure, Token, User
 from server.models.base import Base
 from server.models.notes import AppliedMutation, DeviceNoteView, Note, NoteRevision  # noqa: F401  (sync)

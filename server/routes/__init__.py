@@ -1,5 +1,7 @@
 """Every controller the app serves; add a feature's controller here."""
 
+from server.attachments.routes import BlobController
+from server.attachments.share_routes import ShareClaimController, SharePageController
 from server.routes.auth import AuthController
 from server.routes.devices import DeviceController
 from server.routes.events import EventsController
@@ -15,4 +17,7 @@ ROUTE_HANDLERS: list[type] = [
     SyncController,
     PushController,
     NoteDeliveriesController,
+    BlobController,
+    ShareClaimController,
+    SharePageController,
 ]

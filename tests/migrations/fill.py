@@ -135,7 +135,29 @@ def fill_0002(w: Writer) -> None:
     ])
 
 
+def fill_0003(w: Writer) -> None:
+    """Ana's photos (one read by OCR, one queued and leased, one HEIC skipped) and a share nobody has claimed."""
+    ana = "00000000-0000-4000-8000-000000000001"
+    w.rows("blobs", [
+        {"user_id": ana, "sha256": "a" * 64, "type": "image/jpeg", "size": 301_234, "width": 2048, "height": 1536,
+         "ocr_state": "done", "ocr_text": "Priya Shah\npriya.shah@stripe.com", "ocr_attempts": 1,
+         "ocr_lease_until": None, "created_at": w.at(70)},
+        {"user_id": ana, "sha256": "b" * 64, "type": "image/png", "size": 12_000, "width": 640, "height": 480,
+         "ocr_state": "pending", "ocr_text": "", "ocr_attempts": 1, "ocr_lease_until": w.at(72),
+         "created_at": w.at(71)},
+        {"user_id": ana, "sha256": "c" * 64, "type": "image/heic", "size": 900_000, "width": None, "height": None,
+         "ocr_state": "skipped", "ocr_text": "", "ocr_attempts": 0, "ocr_lease_until": None, "created_at": w.at(72)},
+    ])
+    w.rows("pending_shares", [
+        {"id_hash": "d" * 64, "title": "Booth sign ✓", "text": "Stripe is hiring", "url": "https://stripe.com/jobs",
+         "images": [{"sha256": "e" * 64, "type": "image/webp", "size": 5_000, "width": 100, "height": 50,
+                     "name": "sign.webp"}],
+         "refused": ["notes.pdf: Only JPEG, PNG, WebP, HEIC and AVIF images are accepted. Not kept."],
+         "size": 5_000, "created_at": w.at(80), "expires_at": w.at(80 + 24 * 60)},
+    ])
+
+
 Filler = Callable[[Writer], Filled | None]
 
-FILLERS: dict[str, Filler] = {"0001": fill_0001, "0002": fill_0002}
+FILLERS: dict[str, Filler] = {"0001": fill_0001, "0002": fill_0002, "0003": fill_0003}
 """Revision -> the filler of the tables that revision created."""
